@@ -1,0 +1,158 @@
+// The inverse of the standard normal CDF, x = Phi^-1(p), for float and double lanes.
+//
+// Callers pass the lower-tail form: p <= 1/2 together with q = p - 1/2, each computed as
+// accurately as the caller can (mirroring an upper-tail p costs nothing on our uniform grid).
+// Below the central region the argument is r = sqrt(-log p), which callers with a
+// log-probability (far tails, where p itself underflows) pass directly to the tail entry.
+//
+// float:  piecewise polynomials without division, fitted by tools/fit_normal_quantile.py
+//         (central piece in q^2 for |q| <= 0.36, four tail pieces in r up to r = 27);
+//         max error 2.8 ulp over every u of the float32 grid.
+// double: Wichura's AS241 PPND16 rational approximations (Appl. Statist. 37, 1988),
+//         central |q| <= 0.425, tail r <= 5 and r <= 27; about 1e-16 relative.
+// Beyond r = 27 (x < -37.6, reachable only from log-probabilities) both solve the
+// asymptotic expansion of the normal tail by fixed-point iteration.
+#pragma once
+
+#include "elementary.h"
+#include "normal_quantile_f32_table.h"
+
+DEEPINIT_CORE_NAMESPACE_BEGIN
+
+// Rows of 4 (pieces: central, tail r <= 5, tail r <= 27, unused):
+// the shift that makes the rational's argument, then a0..a7 and b0..b7 of num/den.
+#define DEEPINIT_QUANTILE_F64_TABLE                                                                  \
+  {                                                                                                  \
+      0.180625, 1.6, 5.0, 0.0, /* shift */                                                           \
+      3.387132872796366608, 1.42343711074968357734, 6.6579046435011037772, 0.0,                     \
+      133.14166789178437745, 4.6303378461565452959, 5.4637849111641143699, 0.0,                     \
+      1971.5909503065514427, 5.7694972214606914055, 1.7848265399172913358, 0.0,                     \
+      13731.693765509461125, 3.64784832476320460504, 0.29656057182850489123, 0.0,                   \
+      45921.953931549871457, 1.27045825245236838258, 0.026532189526576123093, 0.0,                  \
+      67265.770927008700853, 0.24178072517745061177, 0.0012426609473880784386, 0.0,                 \
+      33430.575583588128105, 0.0227238449892691845833, 2.71155556874348757815e-5, 0.0,              \
+      2509.0809287301226727, 7.7454501427834140764e-4, 2.01033439929228813265e-7, 0.0,              \
+      1.0, 1.0, 1.0, 0.0,                                                                            \
+      42.313330701600911252, 2.05319162663775882187, 0.59983220655588793769, 0.0,                   \
+      687.1870074920579083, 1.6763848301838038494, 0.13692988092273580531, 0.0,                     \
+      5394.1960214247511077, 0.68976733498510000455, 0.0148753612908506148525, 0.0,                 \
+      21213.794301586595867, 0.14810397642748007459, 7.868691311456132591e-4, 0.0,                  \
+      39307.89580009271061, 0.0151986665636164571966, 1.8463183175100546818e-5, 0.0,                \
+      28729.085735721942674, 5.475938084995344946e-4, 1.4215117583164458887e-7, 0.0,                \
+      5226.495278852545925, 1.05075007164441684324e-9, 2.04426310338993978564e-15, 0.0,             \
+  }
+DEEPINIT_DEFINE_TABLE(double, kQuantileF64Table, 17 * 4, DEEPINIT_QUANTILE_F64_TABLE)
+constexpr int kQuantileF64Degree = 7;
+constexpr double kQuantileF64CentralLimit = 0.425;
+
+// x = -z < -37 with Phi(x) = exp(-r^2): z^2 = 2 r^2 - log(2 pi) - 2 log z + 2 log S(z), where
+// Phi(-z) = phi(z) S(z) / z and S(z) = 1 - z^-2 + 3 z^-4 - 15 z^-6 + ... . Each iteration
+// shrinks the error by about z^-2 < 1e-3; the start sqrt(c - log c) is already within 2e-6.
+template <class F>
+DEEPINIT_HD F normal_quantile_deep_tail(F r) {
+  constexpr bool f64 = is_f64_lane<F>;
+  constexpr int iterations = f64 ? 3 : 2;
+  const F c = F(2) * (r * r) - F(1.8378770664093454836);
+  F z = sqrt_rn(c - log_lane(c));
+  for (int i = 0; i < iterations; ++i) {
+    const F w = F(1) / (z * z);
+    // S(z) - 1 = -w + 3w^2 - 15w^3 + ..., terms (2k-1)!! w^k, in Horner form.
+    F series = f64 ? F(-135135.0) : F(-15.0);
+    if constexpr (f64) {
+      series = series * w + F(10395.0);
+      series = series * w + F(-945.0);
+      series = series * w + F(105.0);
+      series = series * w + F(-15.0);
+    }
+    series = series * w + F(3.0);
+    series = series * w + F(-1.0);
+    series = series * w;
+    z = sqrt_rn(c - F(2) * log_lane(z) + F(2) * log1p_nonpositive(series));
+  }
+  return -z;
+}
+
+template <class F>
+DEEPINIT_HD F with_deep_tail(F r, F x) {
+  const auto deep = r >= F(kQuantileDeepTail);
+  if (any(deep)) {
+    x = select(deep, normal_quantile_deep_tail(r), x);
+  }
+  return x;
+}
+
+// Float pieces: x = m * P(t), t = (v - mid) * inv_half, P of degree kQuantileF32Degree.
+template <class F>
+DEEPINIT_HD F quantile_f32_piece(F piece, F v) {
+  const float* table = DEEPINIT_TABLE_DATA(kQuantileF32Table);
+  const F t = (v - lookup_row(table, piece)) * lookup_row(table + 8, piece);
+  F poly = lookup_row(table + 8 * (2 + kQuantileF32Degree), piece);
+  for (int k = kQuantileF32Degree - 1; k >= 0; --k) {
+    poly = poly * t + lookup_row(table + 8 * (2 + k), piece);
+  }
+  return poly;
+}
+
+template <class F>
+DEEPINIT_HD F quantile_f32_tail_piece(F r) {
+  return F(1) + select(r >= F(kQuantileF32Piece2Start), F(1), F(0)) +
+         select(r >= F(kQuantileF32Piece3Start), F(1), F(0)) + select(r >= F(kQuantileF32Piece4Start), F(1), F(0));
+}
+
+// Double pieces: x = (m * num(t)) / den(t), t = v - shift (central: shift - q^2).
+template <class D>
+DEEPINIT_HD D quantile_f64_rational(D piece, D t, D m) {
+  const double* table = DEEPINIT_TABLE_DATA(kQuantileF64Table);
+  D num = lookup_row(table + 4 * (1 + kQuantileF64Degree), piece);
+  D den = lookup_row(table + 4 * (9 + kQuantileF64Degree), piece);
+  for (int k = kQuantileF64Degree - 1; k >= 0; --k) {
+    num = num * t + lookup_row(table + 4 * (1 + k), piece);
+    den = den * t + lookup_row(table + 4 * (9 + k), piece);
+  }
+  return (m * num) / den;
+}
+
+// Phi^-1(p) for p = exp(-r^2) in the tail (r above the central region's end).
+template <class F>
+DEEPINIT_HD F normal_quantile_tail(F r) {
+  F x;
+  if constexpr (is_f64_lane<F>) {
+    const F piece = select(r > F(5.0), F(2), F(1));
+    x = quantile_f64_rational(piece, r - lookup_row(DEEPINIT_TABLE_DATA(kQuantileF64Table), piece), F(-1));
+  } else {
+    x = -quantile_f32_piece(quantile_f32_tail_piece(r), r);
+  }
+  return with_deep_tail(r, x);
+}
+
+// Phi^-1(p) for p <= 1/2 (give or take rounding), q = p - 1/2. Every lane computes the tail's
+// r; SIMD lanes of either region then share one evaluation through per-lane coefficients.
+template <class F>
+DEEPINIT_HD F normal_quantile_lower(F p, F q) {
+  const F r = sqrt_rn(-log_lane(p));
+  F x;
+  if constexpr (is_f64_lane<F>) {
+    const auto central = q >= F(-kQuantileF64CentralLimit);
+    const F piece = select(central, F(0), select(r > F(5.0), F(2), F(1)));
+    const F shift = lookup_row(DEEPINIT_TABLE_DATA(kQuantileF64Table), piece);
+    const F t = select(central, shift - q * q, r - shift);
+    x = quantile_f64_rational(piece, t, select(central, q, F(-1)));
+  } else {
+    const auto central = q >= F(-kQuantileF32CentralLimit);
+    const F piece = select(central, F(0), quantile_f32_tail_piece(r));
+    const F poly = quantile_f32_piece(piece, select(central, q * q, r));
+    x = select(central, q, F(-1)) * poly;
+  }
+  return with_deep_tail(r, x);
+}
+
+// Phi^-1(u) for u of the stream's uniform grid, where 1 - u and u - 1/2 are exact.
+template <class F>
+DEEPINIT_HD F normal_quantile(F u) {
+  const auto lower = u <= F(0.5);
+  const F p = select(lower, u, F(1) - u);
+  const F x = normal_quantile_lower(p, p - F(0.5));
+  return select(lower, x, -x);
+}
+
+DEEPINIT_CORE_NAMESPACE_END

@@ -1,0 +1,88 @@
+// Stream contract v1 (docs/stream.md): which Philox counter and output word feed element g,
+// and how its bits become a uniform u in (0, 1).
+//
+//   dtypes of 32 bits or fewer: counter (lo32(g>>2), hi32(g>>2), 0, 0), word g & 3 -> r (32 bits),
+//                               u = (r >> 9) * 2^-23 + 2^-24
+//   float64:                    counter (lo32(g>>1), hi32(g>>1), 0, 0), words 2(g&1) (low half)
+//                               and 2(g&1)+1 (high half) -> r (64 bits), u = (r >> 12) * 2^-52 + 2^-53
+//
+// Both maps are exact and symmetric (1 - u is again a value of the map), so the quantile
+// transforms can mirror u without rounding.
+#pragma once
+
+#include "philox.h"
+#include "scalar_lanes.h"
+
+DEEPINIT_CORE_NAMESPACE_BEGIN
+
+// Elements drawn from one Philox counter, by compute type.
+template <class T>
+struct StreamLayout;
+template <>
+struct StreamLayout<float> {
+  static constexpr int kElementsPerCounter = 4;
+  static constexpr int kShift = 2;
+};
+template <>
+struct StreamLayout<double> {
+  static constexpr int kElementsPerCounter = 2;
+  static constexpr int kShift = 1;
+};
+
+// The counter of element g: g >> shift, which is below 2^62 (2^63 for float64), so that
+// counters wrap with g at 2^64.
+template <class T>
+DEEPINIT_HD uint64_t counter_of(uint64_t g) {
+  return g >> StreamLayout<T>::kShift;
+}
+template <class T>
+constexpr uint64_t kCounterMask = ~uint64_t{0} >> StreamLayout<T>::kShift;
+
+// 1 + (r >> 9) * 2^-23 is built from bits in [1, 2); removing the 1 is exact (Sterbenz) and
+// adding 2^-24 is exact because the result needs only 24 significant bits.
+template <class U32>
+DEEPINIT_HD auto uniform_f32_from_bits(U32 r) {
+  const auto one_plus = float_from_bits((r >> 9) | U32(0x3f800000u));
+  return (one_plus - 1.0f) + 0x1p-24f;
+}
+
+template <class U64>
+DEEPINIT_HD auto uniform_f64_from_bits(U64 r) {
+  const auto one_plus = double_from_bits((r >> 12) | U64(0x3ff0000000000000ull));
+  return (one_plus - 1.0) + 0x1p-53;
+}
+
+// Philox output words of counter number `counter` (words 2 and 3 of the counter are 0).
+DEEPINIT_HD void philox_words(PhiloxKey key, uint64_t counter, uint32_t (&words)[4]) {
+  words[0] = static_cast<uint32_t>(counter);
+  words[1] = static_cast<uint32_t>(counter >> 32);
+  words[2] = 0;
+  words[3] = 0;
+  philox4x32_10(words, key);
+}
+
+// The uniform of element g from the output words of its counter.
+template <class T>
+DEEPINIT_HD T uniform_from_words(const uint32_t (&words)[4], uint64_t g);
+
+template <>
+DEEPINIT_HD float uniform_from_words<float>(const uint32_t (&words)[4], uint64_t g) {
+  return uniform_f32_from_bits(words[g & 3]);
+}
+
+template <>
+DEEPINIT_HD double uniform_from_words<double>(const uint32_t (&words)[4], uint64_t g) {
+  const int half = static_cast<int>(g & 1);
+  return uniform_f64_from_bits((static_cast<uint64_t>(words[2 * half + 1]) << 32) | words[2 * half]);
+}
+
+// The uniform of element g taken straight from the contract: the scalar reference that every
+// faster path must reproduce bit for bit.
+template <class T>
+DEEPINIT_HD T uniform_at(PhiloxKey key, uint64_t g) {
+  uint32_t words[4];
+  philox_words(key, counter_of<T>(g), words);
+  return uniform_from_words<T>(words, g);
+}
+
+DEEPINIT_CORE_NAMESPACE_END

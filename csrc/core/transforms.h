@@ -1,0 +1,65 @@
+// The fills: each maps the stream's uniform u (a lane of F) to the value stored for it.
+// Backends loop over elements, draw u from the stream and call one of these; nothing else
+// about a fill's values lives anywhere else.
+#pragma once
+
+#include "truncated_normal.h"
+
+DEEPINIT_CORE_NAMESPACE_BEGIN
+
+// x = low + span * u, span = high - low rounded once to T; two roundings, no fused multiply-add.
+template <class T>
+struct UniformTransform {
+  T low;
+  T span;
+
+  template <class F>
+  DEEPINIT_HD F operator()(F u) const {
+    return F(low) + F(span) * u;
+  }
+};
+
+// x = mean + std * Phi^-1(u). Identical, bit for bit, to TruncatedNormalTransform on (-inf, inf).
+template <class T>
+struct NormalTransform {
+  T mean;
+  T std;
+
+  template <class F>
+  DEEPINIT_HD F operator()(F u) const {
+    return F(mean) + F(std) * normal_quantile(u);
+  }
+};
+
+template <class T>
+struct TruncatedNormalTransform {
+  TruncatedNormalPlan<T> plan;
+
+  template <class F>
+  DEEPINIT_HD F operator()(F u) const {
+    const F v = F(1) - u;  // exact on the stream's grid
+    F x;
+    if (plan.mode == TruncatedNormalMode::kNarrow) {
+      x = F(plan.anchor) + F(plan.scale) * -log1p_nonpositive(-(v * F(plan.tilt_mass)));
+    } else {
+      F standard;
+      if (plan.mode == TruncatedNormalMode::kLinear) {
+        const F delta = F(plan.delta);
+        const F q_lower = F(plan.q_lower) + u * delta;
+        const auto lower = q_lower <= F(0);
+        const F p = select(lower, F(plan.p_lower) + u * delta, F(plan.p_upper) + v * delta);
+        const F q = select(lower, q_lower, F(plan.q_upper) + v * delta);
+        const F x_lower = normal_quantile_lower(p, q);
+        standard = select(lower, x_lower, -x_lower);
+      } else {
+        const F log_p = F(plan.log_p_beta) + log1p_nonpositive(-(v * F(plan.mass_ratio_complement)));
+        standard = normal_quantile_tail(sqrt_rn(-log_p));
+      }
+      x = F(plan.mean) + F(plan.signed_std) * standard;
+    }
+    x = select(x < F(plan.lo), F(plan.lo), x);
+    return select(x > F(plan.hi), F(plan.hi), x);
+  }
+};
+
+DEEPINIT_CORE_NAMESPACE_END

@@ -1,0 +1,148 @@
+// The truncated normal as an exact inverse CDF: element x is the u-quantile of N(mean, std^2)
+// restricted to [a, b], with one uniform per element and no rejection.
+//
+// The host turns (mean, std, a, b) into a plan once per call, in double precision. Working in
+// standard units alpha = (a - mean) / std, beta = (b - mean) / std, it first mirrors the
+// interval when most of it lies above the mean (so that the probabilities it stores are small
+// where they matter), then picks one of three exact formulations:
+//
+//   kLinear  p = Phi(alpha) + u (Phi(beta) - Phi(alpha)), with the upper half mirrored through
+//            1 - u; x = Phi^-1(p). Used while these probabilities are normal numbers.
+//   kLog     p underflows: log p = log Phi(beta) + log1p(-(1 - u) (1 - Phi(alpha)/Phi(beta))),
+//            x = tail quantile of sqrt(-log p).
+//   kNarrow  the interval is so narrow (or so far out) that the density is exp(lambda y) on it
+//            to within rounding: x is the exponential quantile measured from the bound that
+//            holds the mass, x = anchor + scale * -log1p(-(1 - u) G). This keeps full relative
+//            precision where kLinear would quantize p.
+//
+// Every x is finally clamped to [lo, hi], the bounds rounded inward to the output dtype.
+#pragma once
+
+#include "normal_quantile.h"
+
+DEEPINIT_CORE_NAMESPACE_BEGIN
+
+enum class TruncatedNormalMode : int { kLinear = 0, kLog = 1, kNarrow = 2 };
+
+template <class T>
+struct TruncatedNormalPlan {
+  TruncatedNormalMode mode;
+  T mean;
+  T signed_std;  // -std when the interval was mirrored
+  T lo, hi;      // clamp bounds, representable in the output dtype
+  // kLinear: lower-half and mirrored upper-half probabilities, and those minus 1/2.
+  T p_lower, q_lower, p_upper, q_upper, delta;
+  // kLog
+  T log_p_beta, mass_ratio_complement;
+  // kNarrow
+  T anchor, scale, tilt_mass;
+};
+
+// Compute-type limits of the formulations (see plan_truncated_normal).
+template <class T>
+struct TruncatedNormalLimits;
+template <>
+struct TruncatedNormalLimits<float> {
+  static constexpr double kNarrowWidth = 0x1p-8;   // dropped curvature moves x by <= w^3/8 < 0.13 ulp
+  static constexpr double kCollapseTail = 512.0;   // beyond, all mass lies within 17/|beta| of beta
+  static constexpr double kMinLinearMass = 0x1p-100;  // u * delta stays a normal float
+};
+template <>
+struct TruncatedNormalLimits<double> {
+  static constexpr double kNarrowWidth = 0x1p-15;
+  static constexpr double kCollapseTail = 131072.0;
+  static constexpr double kMinLinearMass = 0x1p-968;
+};
+
+namespace host {
+
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+
+inline double normal_cdf(double x) { return 0.5 * std::erfc(-x * kInvSqrt2); }
+
+// log Phi(x), accurate for any x <= 0: erfc while it is a normal number, then the asymptotic
+// series log Phi(-z) = -z^2/2 - log z - log(2 pi)/2 + log S(z).
+inline double log_normal_cdf(double x) {
+  if (x > -30.0) {
+    return std::log(normal_cdf(x));
+  }
+  const double w = 1.0 / (x * x);
+  double series = 0.0;
+  double term = 1.0;
+  for (int k = 1; k <= 9; ++k) {
+    term *= -(2 * k - 1) * w;
+    series += term;
+  }
+  return -0.5 * x * x - std::log(-x) - 0.91893853320467274178 + std::log1p(series);
+}
+
+}  // namespace host
+
+// Requires std > 0, finite mean and std, a < b (either may be infinite), and
+// lo <= hi: the bounds already rounded inward to the output dtype.
+template <class T>
+TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, double b, double lo, double hi) {
+  using Limits = TruncatedNormalLimits<T>;
+  const auto to_compute = [](double x) { return static_cast<T>(x); };
+  double alpha = (a - mean) / std;
+  double beta = (b - mean) / std;
+  // Mirror so that the mass sits at or below the mean: alpha + beta <= 0 afterwards.
+  const bool mirrored = alpha + beta > 0.0;  // false for (-inf, inf)
+  if (mirrored) {
+    const double t = alpha;
+    alpha = -beta;
+    beta = -t;
+  }
+  const double width = beta - alpha;
+
+  TruncatedNormalPlan<T> plan{};
+  plan.mean = to_compute(mean);
+  plan.signed_std = to_compute(mirrored ? -std : std);
+  plan.lo = to_compute(lo);
+  plan.hi = to_compute(hi);
+
+  const bool narrow = width <= Limits::kNarrowWidth;
+  const bool collapsed = beta <= -Limits::kCollapseTail;
+  if (narrow || collapsed) {
+    // Density exp(lambda y) toward beta; from beta, x = beta - L((1-u) G) / lambda,
+    // L(t) = -log1p(-t), G = 1 - exp(-lambda width).
+    const double lambda = narrow ? -0.5 * (alpha + beta) : -beta;
+    double tilt_mass = -std::expm1(-lambda * width);  // 1 for an infinite width
+    double reciprocal_rate;                           // width / L(G), which is 1/lambda
+    if (lambda * width > 40.0) {
+      tilt_mass = 1.0;
+      reciprocal_rate = 1.0 / lambda;
+    } else {
+      // A flat density (lambda ~ 0) gives x = beta - (1-u) width through the same formula.
+      tilt_mass = std::fmax(tilt_mass, 0x1p-60);
+      reciprocal_rate = width / -std::log1p(-tilt_mass);
+    }
+    plan.mode = TruncatedNormalMode::kNarrow;
+    plan.anchor = to_compute(mirrored ? a : b);
+    plan.scale = to_compute((mirrored ? std : -std) * reciprocal_rate);
+    plan.tilt_mass = to_compute(tilt_mass);
+    return plan;
+  }
+
+  const double p_alpha = host::normal_cdf(alpha);
+  const double delta = beta <= 0.0 ? host::normal_cdf(beta) - p_alpha
+                                   : 0.5 * (std::erf(beta * host::kInvSqrt2) - std::erf(alpha * host::kInvSqrt2));
+  if (delta >= Limits::kMinLinearMass) {
+    plan.mode = TruncatedNormalMode::kLinear;
+    plan.p_lower = to_compute(p_alpha);
+    plan.q_lower = to_compute(0.5 * std::erf(alpha * host::kInvSqrt2));
+    plan.p_upper = to_compute(host::normal_cdf(-beta));
+    plan.q_upper = to_compute(-0.5 * std::erf(beta * host::kInvSqrt2));
+    plan.delta = to_compute(delta);
+    return plan;
+  }
+
+  // Both bounds deep in the lower tail (beta < -11 in float, < -37 in double).
+  const double log_p_beta = host::log_normal_cdf(beta);
+  plan.mode = TruncatedNormalMode::kLog;
+  plan.log_p_beta = to_compute(log_p_beta);
+  plan.mass_ratio_complement = to_compute(-std::expm1(host::log_normal_cdf(alpha) - log_p_beta));
+  return plan;
+}
+
+DEEPINIT_CORE_NAMESPACE_END

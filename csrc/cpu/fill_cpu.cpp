@@ -1,0 +1,179 @@
+// CPU backend of the fill ops: draws the stream start, splits the logical index range over
+// threads with at::parallel_for, and hands contiguous runs to the instruction-set kernel
+// chosen at load time. A value depends only on its logical index, so neither the thread count
+// nor the split changes any result.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <c10/util/irange.h>
+#include <torch/library.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cpu/contiguous_fill.h"
+#include "fill.h"
+
+namespace deepinit {
+namespace cpu {
+namespace {
+
+struct Capability {
+  const char* name;
+  ContiguousFillFn fill;
+};
+
+bool cpu_supports_avx2() {
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+std::vector<Capability> available_capabilities() {
+  std::vector<Capability> found;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (cpu_supports_avx2()) {
+    found.push_back({"avx2", &fill_contiguous_avx2});
+  }
+#endif
+  found.push_back({"scalar", &fill_contiguous_scalar});
+  return found;  // best first
+}
+
+const std::vector<Capability>& capabilities() {
+  static const std::vector<Capability> all = available_capabilities();
+  return all;
+}
+
+const Capability* find_capability(const std::string& name) {
+  for (const Capability& c : capabilities()) {
+    if (name == c.name) {
+      return &c;
+    }
+  }
+  return nullptr;
+}
+
+// The best kernel this CPU runs, unless DEEPINIT_CPU_CAPABILITY names another.
+const Capability* initial_capability() {
+  const char* requested = std::getenv("DEEPINIT_CPU_CAPABILITY");
+  if (requested != nullptr && *requested != '\0') {
+    const Capability* c = find_capability(requested);
+    TORCH_CHECK(c != nullptr, "DEEPINIT_CPU_CAPABILITY=", requested, " is not available on this CPU");
+    return c;
+  }
+  return &capabilities().front();
+}
+
+std::atomic<const Capability*>& current_capability() {
+  static std::atomic<const Capability*> current{initial_capability()};
+  return current;
+}
+
+std::string set_cpu_capability(const std::string& name) {
+  const Capability* c = find_capability(name);
+  TORCH_CHECK(c != nullptr, "deepinit: CPU capability '", name, "' is not available on this CPU");
+  return current_capability().exchange(c)->name;
+}
+
+std::string cpu_capability() { return current_capability().load()->name; }
+
+constexpr int64_t kGrain = 1 << 15;   // elements per parallel task, at least
+constexpr int64_t kScatterBlock = 512;  // elements staged on the stack for a strided innermost dim
+
+// Contiguous in memory and in logical order: one run per task.
+void fill_contiguous(const at::Tensor& self, const FillJob& job, uint64_t g0, ContiguousFillFn fill) {
+  auto* base = static_cast<unsigned char*>(self.data_ptr());
+  const int64_t bytes = self.element_size();
+  at::parallel_for(0, self.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    fill(job, base + begin * bytes, end - begin, g0 + static_cast<uint64_t>(begin));
+  });
+}
+
+// Any strides: each task walks its logical index range row by row (rows of the innermost
+// dim), generating straight into memory when that dim is unit-stride, else through a small
+// stack buffer. Divisions happen once per task, not per element.
+void fill_strided(const at::Tensor& self, const FillJob& job, uint64_t g0, ContiguousFillFn fill) {
+  const int64_t ndim = self.dim();
+  const auto sizes = self.sizes();
+  const auto strides = self.strides();
+  auto* base = static_cast<unsigned char*>(self.data_ptr());
+  const int64_t bytes = self.element_size();
+  const int64_t row = sizes[ndim - 1];
+  const int64_t inner_stride = strides[ndim - 1];
+  at::parallel_for(0, self.numel(), kGrain, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> index(ndim);
+    int64_t rest = begin;
+    for (int64_t d = ndim - 1; d >= 0; --d) {
+      index[d] = rest % sizes[d];
+      rest /= sizes[d];
+    }
+    alignas(64) unsigned char staged[kScatterBlock * 8];
+    int64_t i = begin;
+    while (i < end) {
+      int64_t offset = 0;
+      for (const auto d : c10::irange(ndim)) {
+        offset += index[d] * strides[d];
+      }
+      const int64_t run = std::min(end - i, row - index[ndim - 1]);
+      unsigned char* dst = base + offset * bytes;
+      if (inner_stride == 1) {
+        fill(job, dst, run, g0 + static_cast<uint64_t>(i));
+      } else {
+        for (int64_t done = 0; done < run; done += kScatterBlock) {
+          const int64_t m = std::min(kScatterBlock, run - done);
+          fill(job, staged, m, g0 + static_cast<uint64_t>(i + done));
+          for (int64_t k = 0; k < m; ++k) {
+            std::memcpy(dst + (done + k) * inner_stride * bytes, staged + k * bytes, bytes);
+          }
+        }
+      }
+      i += run;
+      index[ndim - 1] += run;
+      for (int64_t d = ndim - 1; d > 0 && index[d] == sizes[d]; --d) {
+        index[d] = 0;
+        ++index[d - 1];
+      }
+    }
+  });
+}
+
+void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& stream) {
+  uint64_t seed;
+  if (stream.seed.has_value()) {
+    seed = static_cast<uint64_t>(*stream.seed);
+  } else {
+    auto* generator = at::get_generator_or_default<at::CPUGeneratorImpl>(stream.generator,
+                                                                          at::detail::getDefaultCPUGenerator());
+    std::lock_guard<std::mutex> lock(generator->mutex_);
+    seed = generator->random64();  // a fresh key per call: calls never share a stream
+  }
+  if (self.numel() == 0) {
+    return;
+  }
+  set_key(job, seed);
+  const uint64_t g0 = static_cast<uint64_t>(stream.offset);
+  const ContiguousFillFn fill = current_capability().load()->fill;
+  if (self.is_contiguous()) {
+    fill_contiguous(self, job, g0, fill);
+  } else {
+    fill_strided(self, job, g0, fill);
+  }
+}
+
+}  // namespace
+}  // namespace cpu
+}  // namespace deepinit
+
+TORCH_LIBRARY_IMPL(deepinit, CPU, m) { deepinit::register_fill_kernels<&deepinit::cpu::run_fill>(m); }
+
+TORCH_LIBRARY_IMPL(deepinit, CatchAll, m) {
+  m.impl("_set_cpu_capability", &deepinit::cpu::set_cpu_capability);
+  m.impl("_cpu_capability", &deepinit::cpu::cpu_capability);
+}

@@ -1,0 +1,155 @@
+#include "fill.h"
+
+#include <ATen/MemoryOverlap.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <cmath>
+#include <limits>
+
+namespace deepinit {
+namespace {
+
+OutDtype check_target(const at::Tensor& self, const char* op) {
+  TORCH_CHECK(self.layout() == at::kStrided, "deepinit.", op, ": tensor must be dense (strided), but it has layout ",
+              self.layout());
+  TORCH_CHECK(!self.is_quantized(), "deepinit.", op, ": tensor must not be quantized");
+  TORCH_CHECK(at::has_internal_overlap(self) != at::MemOverlap::Yes, "deepinit.", op,
+              ": tensor has elements that share memory (an expanded or stride-0 view); "
+              "filling it would write some locations more than once. Call .contiguous() or .clone() first.");
+  switch (self.scalar_type()) {
+    case at::kFloat:
+      return OutDtype::kFloat32;
+    case at::kDouble:
+      return OutDtype::kFloat64;
+    case at::kHalf:
+      return OutDtype::kFloat16;
+    case at::kBFloat16:
+      return OutDtype::kBFloat16;
+    default:
+      TORCH_CHECK(false, "deepinit.", op, ": tensor has dtype ", self.scalar_type(),
+                  ", but only float32, float64, float16 and bfloat16 tensors can be filled");
+  }
+}
+
+void check_finite(double value, const char* op, const char* name) {
+  TORCH_CHECK(std::isfinite(value), "deepinit.", op, ": ", name, " must be finite, but got ", value);
+}
+
+template <class Transform>
+FillJob make_job(FillKind kind, OutDtype dtype, const Transform& transform) {
+  FillJob job{};
+  job.kind = kind;
+  job.dtype = dtype;
+  store_transform(job, transform);
+  return job;
+}
+
+// A 16-bit float one step up or down, by its bits (sign-magnitude order).
+template <class Half16>
+Half16 step16(Half16 h, bool up) {
+  const uint16_t bits = h.x;
+  const bool negative = bits & 0x8000;
+  uint16_t next;
+  if ((bits & 0x7fff) == 0) {
+    next = up ? 0x0001 : 0x8001;
+  } else {
+    next = (negative != up) ? bits + 1 : bits - 1;
+  }
+  return Half16(next, Half16::from_bits());
+}
+
+template <class Half16>
+double round_to_16bit(double x, bool up) {
+  Half16 h(static_cast<float>(x));
+  // The conversion went through float, so step until h is the first value on the right side.
+  while (up ? static_cast<double>(static_cast<float>(h)) < x : static_cast<double>(static_cast<float>(h)) > x) {
+    h = step16(h, up);
+  }
+  for (Half16 closer = step16(h, !up); up ? static_cast<double>(static_cast<float>(closer)) >= x
+                                          : static_cast<double>(static_cast<float>(closer)) <= x;
+       closer = step16(h, !up)) {
+    h = closer;
+  }
+  return static_cast<float>(h);
+}
+
+// The dtype's closest value on the inner side of bound x (up: smallest >= x; else largest <= x).
+double round_inward(double x, OutDtype dtype, bool up) {
+  if (std::isinf(x)) {
+    return x;
+  }
+  switch (dtype) {
+    case OutDtype::kFloat64:
+      return x;
+    case OutDtype::kFloat32: {
+      float f = static_cast<float>(x);
+      if (up ? f < x : f > x) {
+        f = std::nextafter(f, up ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity());
+      }
+      return f;
+    }
+    case OutDtype::kFloat16:
+      return round_to_16bit<c10::Half>(x, up);
+    case OutDtype::kBFloat16:
+      return round_to_16bit<c10::BFloat16>(x, up);
+  }
+  return x;
+}
+
+}  // namespace
+
+FillJob plan_uniform(const at::Tensor& self, double low, double high) {
+  const OutDtype dtype = check_target(self, "uniform_");
+  check_finite(low, "uniform_", "low");
+  check_finite(high, "uniform_", "high");
+  TORCH_CHECK(low <= high, "deepinit.uniform_: low must not exceed high, but got low=", low, " > high=", high);
+  const double span = high - low;
+  if (dtype == OutDtype::kFloat64) {
+    TORCH_CHECK(std::isfinite(span), "deepinit.uniform_: high - low overflows float64");
+    return make_job(FillKind::kUniform, dtype, core::UniformTransform<double>{low, span});
+  }
+  TORCH_CHECK(std::isfinite(static_cast<float>(span)), "deepinit.uniform_: high - low = ", span,
+              " overflows float32, in which ", self.scalar_type(), " fills are computed");
+  return make_job(FillKind::kUniform, dtype,
+                  core::UniformTransform<float>{static_cast<float>(low), static_cast<float>(span)});
+}
+
+FillJob plan_normal(const at::Tensor& self, double mean, double std) {
+  const OutDtype dtype = check_target(self, "normal_");
+  check_finite(mean, "normal_", "mean");
+  check_finite(std, "normal_", "std");
+  TORCH_CHECK(std >= 0.0, "deepinit.normal_: std must be >= 0, but got std=", std);
+  if (dtype == OutDtype::kFloat64) {
+    return make_job(FillKind::kNormal, dtype, core::NormalTransform<double>{mean, std});
+  }
+  return make_job(FillKind::kNormal, dtype,
+                  core::NormalTransform<float>{static_cast<float>(mean), static_cast<float>(std)});
+}
+
+FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, double a, double b) {
+  const OutDtype dtype = check_target(self, "trunc_normal_");
+  check_finite(mean, "trunc_normal_", "mean");
+  check_finite(std, "trunc_normal_", "std");
+  TORCH_CHECK(std > 0.0, "deepinit.trunc_normal_: std must be > 0, but got std=", std);
+  TORCH_CHECK(!std::isnan(a) && !std::isnan(b), "deepinit.trunc_normal_: bounds a and b must not be NaN");
+  TORCH_CHECK(a < b, "deepinit.trunc_normal_: a must be less than b, but got a=", a, ", b=", b);
+  const double lo = round_inward(a, dtype, /*up=*/true);
+  const double hi = round_inward(b, dtype, /*up=*/false);
+  TORCH_CHECK(lo <= hi, "deepinit.trunc_normal_: no ", self.scalar_type(), " value lies in [a, b] = [", a, ", ", b,
+              "]");
+  if (dtype == OutDtype::kFloat64) {
+    return make_job(FillKind::kTruncatedNormal, dtype,
+                    core::TruncatedNormalTransform<double>{core::plan_truncated_normal<double>(mean, std, a, b, lo, hi)});
+  }
+  return make_job(FillKind::kTruncatedNormal, dtype,
+                  core::TruncatedNormalTransform<float>{core::plan_truncated_normal<float>(mean, std, a, b, lo, hi)});
+}
+
+void set_key(FillJob& job, uint64_t seed) {
+  const core::PhiloxKey key = core::philox_key_from_seed(seed);
+  job.key0 = key.k0;
+  job.key1 = key.k1;
+}
+
+}  // namespace deepinit

@@ -1,0 +1,23 @@
+// Every deepinit op schema, in one place. Backends register implementations with
+// TORCH_LIBRARY_IMPL (csrc/cpu, csrc/cuda); fake kernels live in deepinit/_ops.py.
+//
+// The fills mutate `self` and return nothing: an aliased Tensor(a!) return would keep
+// torch.compile's functionalization (and opcheck) from handling them. The Python API returns
+// the tensor. seed and offset are the two's complement of 64-bit unsigned values.
+#include <torch/library.h>
+
+TORCH_LIBRARY(deepinit, m) {
+  m.def(
+      "uniform_(Tensor(a!) self, float low=0., float high=1., *, int? seed=None, int offset=0, "
+      "Generator? generator=None) -> ()");
+  m.def(
+      "normal_(Tensor(a!) self, float mean=0., float std=1., *, int? seed=None, int offset=0, "
+      "Generator? generator=None) -> ()");
+  m.def(
+      "trunc_normal_(Tensor(a!) self, float mean=0., float std=1., float a=-2., float b=2., *, int? seed=None, "
+      "int offset=0, Generator? generator=None) -> ()");
+  // Which CPU kernel runs ("avx2" or "scalar"); returns the previous choice. For tests and
+  // benchmarks that compare instruction sets.
+  m.def("_set_cpu_capability(str capability) -> str");
+  m.def("_cpu_capability() -> str");
+}

@@ -1,0 +1,63 @@
+"""Builds deepinit._C with torch.utils.cpp_extension and ninja.
+
+CUDA kernels (csrc/cuda/*.cu) compile whenever nvcc and a CUDA build of torch are present,
+with or without a GPU. DEEPINIT_FORCE_CUDA=1 / DEEPINIT_NO_CUDA=1 override that choice,
+TORCH_CUDA_ARCH_LIST picks the GPU targets (default 8.0;9.0), DEBUG=1 builds with -O0 -g.
+"""
+
+import glob
+import os
+
+import torch
+from setuptools import find_packages, setup
+from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+CSRC = "csrc"
+
+
+def want_cuda() -> bool:
+    if os.environ.get("DEEPINIT_NO_CUDA") == "1":
+        return False
+    if os.environ.get("DEEPINIT_FORCE_CUDA") == "1":
+        return True
+    return torch.version.cuda is not None and CUDA_HOME is not None
+
+
+def cuda_include_dirs():
+    # ATen's CUDA headers include curand/cublas headers that CUDA 13 wheels of torch ship in
+    # site-packages/nvidia/cu13/include rather than in the toolkit.
+    site = os.path.dirname(os.path.dirname(torch.__file__))
+    return [d for d in glob.glob(os.path.join(site, "nvidia", "cu*", "include")) if os.path.isdir(d)]
+
+
+def extensions():
+    debug = os.environ.get("DEBUG") == "1"
+    opt = ["-O0", "-g"] if debug else ["-O3"]
+    # No contraction of a*b+c into fused multiply-adds: the stream contract's values depend on
+    # every backend rounding each operation the same way.
+    cxx = opt + ["-ffp-contract=off", "-fno-fast-math"]
+    sources = sorted(glob.glob(os.path.join(CSRC, "*.cpp")) + glob.glob(os.path.join(CSRC, "cpu", "*.cpp")))
+    include_dirs = [os.path.join(ROOT, CSRC)]
+    kwargs = dict(py_limited_api=True, include_dirs=include_dirs)
+    cu_sources = sorted(glob.glob(os.path.join(CSRC, "cuda", "*.cu")))
+    if want_cuda() and cu_sources:
+        os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
+        nvcc = opt + ["--fmad=false", "-DDEEPINIT_WITH_CUDA"]
+        return [
+            CUDAExtension(
+                "deepinit._C",
+                sources + cu_sources,
+                extra_compile_args={"cxx": cxx + ["-DDEEPINIT_WITH_CUDA"], "nvcc": nvcc},
+                **{**kwargs, "include_dirs": include_dirs + cuda_include_dirs()},
+            )
+        ]
+    return [CppExtension("deepinit._C", sources, extra_compile_args={"cxx": cxx}, **kwargs)]
+
+
+setup(
+    packages=find_packages(include=["deepinit", "deepinit.*"]),
+    ext_modules=extensions(),
+    cmdclass={"build_ext": BuildExtension},
+    options={"bdist_wheel": {"py_limited_api": "cp39"}},
+)

@@ -1,0 +1,199 @@
+// Unit tests of the torch-free core (csrc/core), built by CMake and run with ctest.
+// They need no torch: they include the headers as any other C++ (or CUDA) code would.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <random>
+
+#include "core/stream.h"
+#include "core/transforms.h"
+#include "quantile_reference.h"
+
+using namespace deepinit::core;
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                              \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      ++failures;                                                     \
+      std::printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);     \
+      std::printf(__VA_ARGS__);                                       \
+      std::printf("\n");                                              \
+    }                                                                 \
+  } while (0)
+
+static double ulp_of(float x) {
+  const float a = std::fabs(x);
+  return std::nextafter(a, std::numeric_limits<float>::infinity()) - a;
+}
+
+static void test_philox_known_answers() {
+  struct Case {
+    uint32_t counter[4];
+    uint32_t key[2];
+    uint32_t expected[4];
+  };
+  // Random123's kat_vectors for philox4x32_10.
+  const Case cases[] = {
+      {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+      {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+       {0xffffffff, 0xffffffff},
+       {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+      {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+       {0xa4093822, 0x299f31d0},
+       {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+  };
+  for (const Case& c : cases) {
+    uint32_t words[4] = {c.counter[0], c.counter[1], c.counter[2], c.counter[3]};
+    philox4x32_10(words, PhiloxKey{c.key[0], c.key[1]});
+    for (int i = 0; i < 4; ++i) {
+      CHECK(words[i] == c.expected[i], "word %d: got %08x, want %08x", i, words[i], c.expected[i]);
+    }
+  }
+  const PhiloxKey key = philox_key_from_seed(0x0123456789abcdefull);
+  CHECK(key.k0 == 0x89abcdefu && key.k1 == 0x01234567u, "seed splits into (lo32, hi32)");
+}
+
+static void test_uniform_grid() {
+  CHECK(uniform_f32_from_bits(0u) == 0x1p-24f, "smallest float u");
+  CHECK(uniform_f32_from_bits(0xffffffffu) == 1.0f - 0x1p-24f, "largest float u");
+  CHECK(uniform_f64_from_bits(uint64_t{0}) == 0x1p-53, "smallest double u");
+  CHECK(uniform_f64_from_bits(~uint64_t{0}) == 1.0 - 0x1p-53, "largest double u");
+  std::mt19937 rng(1);
+  for (int i = 0; i < 100000; ++i) {
+    const uint32_t r = rng();
+    const float u = uniform_f32_from_bits(r);
+    CHECK(u == static_cast<float>((r >> 9) * 0x1p-23 + 0x1p-24), "float u of %08x", r);
+    CHECK(1.0f - u == uniform_f32_from_bits(~r), "1 - u is exact and on the grid");
+  }
+  // Element g of a 32-bit dtype uses counter g >> 2, word g & 3; float64 counter g >> 1.
+  const PhiloxKey key = philox_key_from_seed(99);
+  uint32_t words[4];
+  philox_words(key, 5, words);
+  CHECK(uniform_at<float>(key, 22) == uniform_f32_from_bits(words[2]), "float element 22 = counter 5 word 2");
+  CHECK(uniform_at<double>(key, 11) == uniform_f64_from_bits((uint64_t{words[3]} << 32) | words[2]),
+        "double element 11 = counter 5 words (3, 2)");
+}
+
+static void test_log() {
+  double worst32 = 0;
+  for (float x = 0x1p-126f; x < 1.0f; x = std::nextafter(x, 2.0f) ) {
+    const double exact = std::log(static_cast<double>(x));
+    const double err = std::fabs(log_f32(x) - exact) / ulp_of(static_cast<float>(exact));
+    worst32 = std::fmax(worst32, err);
+    if (x > 0x1p-24f) {
+      x = std::nextafter(x, 2.0f);  // every other float above 2^-24 keeps the run short
+    }
+  }
+  CHECK(worst32 < 1.0, "log_f32 max error %.3f ulp", worst32);
+  std::printf("log_f32: max error %.3f ulp over (2^-126, 1)\n", worst32);
+
+  std::mt19937_64 rng(2);
+  double worst64 = 0;
+  for (int i = 0; i < 2000000; ++i) {
+    const double x = std::ldexp(1.0 + (rng() >> 11) * 0x1p-53, -static_cast<int>(rng() % 1022));
+    const long double exact = std::log(static_cast<long double>(x));
+    const double err = static_cast<double>(std::fabs(log_f64(x) - exact) / std::fabs(exact));
+    worst64 = std::fmax(worst64, err);
+  }
+  CHECK(worst64 < 2.3e-16, "log_f64 max relative error %.3g", worst64);
+  std::printf("log_f64: max relative error %.3g\n", worst64);
+}
+
+// Every u of the float32 grid, against the double quantile (itself checked below).
+static void test_quantile_f32_exhaustive() {
+  double worst = 0;
+  float worst_u = 0;
+  for (uint32_t k = 0; k < (1u << 23); ++k) {
+    const float u = uniform_f32_from_bits(k << 9);
+    const double exact = normal_quantile(static_cast<double>(u));
+    const double err = std::fabs(normal_quantile(u) - exact) / ulp_of(static_cast<float>(exact));
+    if (err > worst) {
+      worst = err;
+      worst_u = u;
+    }
+  }
+  CHECK(worst <= 4.0, "float32 normal quantile max error %.3f ulp at u=%.9g", worst, worst_u);
+  std::printf("normal_quantile<float>: max error %.3f ulp over all 2^23 grid values (at u=%.9g)\n", worst, worst_u);
+}
+
+static void test_quantile_f64() {
+  double worst = 0;
+  for (const QuantileReference& ref : kQuantileReference) {
+    const double err = std::fabs(normal_quantile(ref.u) - ref.x) / std::fabs(ref.x);
+    worst = std::fmax(worst, err);
+  }
+  CHECK(worst <= 1e-14, "float64 normal quantile max relative error %.3g", worst);
+  std::printf("normal_quantile<double>: max relative error %.3g over %zu mpmath points\n", worst,
+              sizeof(kQuantileReference) / sizeof(kQuantileReference[0]));
+}
+
+static void test_quantile_tail_from_log() {
+  double worst64 = 0, worst32 = 0;
+  for (const DeepTailReference& ref : kDeepTailReference) {
+    if (ref.r < 1.6) {
+      continue;  // the tail entry starts where the central region ends
+    }
+    worst64 = std::fmax(worst64, std::fabs(normal_quantile_tail(ref.r) - ref.x) / std::fabs(ref.x));
+    const float x32 = normal_quantile_tail(static_cast<float>(ref.r));
+    // r itself is rounded to float: compare against the exact quantile of that r.
+    const double dx_dr = 2.0 * ref.r / std::fabs(ref.x);  // |dx/dr| for large r is ~ 2r/|x|
+    const double r_rounding = std::fabs(static_cast<float>(ref.r) - ref.r) * dx_dr;
+    worst32 = std::fmax(worst32, (std::fabs(x32 - ref.x) - r_rounding) / ulp_of(static_cast<float>(ref.x)));
+  }
+  CHECK(worst64 <= 1e-14, "double tail quantile max relative error %.3g", worst64);
+  CHECK(worst32 <= 8.0, "float tail quantile max error %.3f ulp", worst32);
+  std::printf("normal_quantile_tail: double max relative error %.3g, float max %.3f ulp (r up to 2e5)\n", worst64,
+              worst32);
+}
+
+static void test_truncated_equals_normal_on_whole_line() {
+  const double inf = std::numeric_limits<double>::infinity();
+  const TruncatedNormalTransform<float> whole{plan_truncated_normal<float>(0.5, 2.0, -inf, inf, -inf, inf)};
+  const NormalTransform<float> normal{0.5f, 2.0f};
+  for (uint32_t k = 0; k < (1u << 23); k += 7) {
+    const float u = uniform_f32_from_bits(k << 9);
+    CHECK(whole(u) == normal(u), "u=%.9g", u);
+  }
+}
+
+static void test_truncated_modes() {
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(plan_truncated_normal<float>(0, 1, -2, 2, -2, 2).mode == TruncatedNormalMode::kLinear, "central");
+  CHECK(plan_truncated_normal<float>(0, 1, 5, 6, 5, 6).mode == TruncatedNormalMode::kLinear, "5-6 sigma, float");
+  CHECK(plan_truncated_normal<float>(0, 1, 20, 21, 20, 21).mode == TruncatedNormalMode::kLog, "20 sigma, float");
+  CHECK(plan_truncated_normal<double>(0, 1, 30, 31, 30, 31).mode == TruncatedNormalMode::kLinear, "30 sigma, double");
+  CHECK(plan_truncated_normal<double>(0, 1, 40, inf, 40, inf).mode == TruncatedNormalMode::kLog, "40 sigma, double");
+  CHECK(plan_truncated_normal<float>(0, 1, 0, 1e-6, 0, 1e-6).mode == TruncatedNormalMode::kNarrow, "narrow");
+  CHECK(plan_truncated_normal<float>(0, 1, 1e4, inf, 1e4, inf).mode == TruncatedNormalMode::kNarrow, "collapsed");
+  // Every mode keeps values inside [lo, hi] for every u.
+  const double cases[][2] = {{-2, 2}, {5, 6}, {20, 21}, {-1e-6, 0}, {1e4, inf}, {-inf, -30}, {0.3, 0.30001}};
+  for (const auto& c : cases) {
+    const float lo = static_cast<float>(c[0]);
+    const float hi = static_cast<float>(c[1]);
+    const TruncatedNormalTransform<float> t{plan_truncated_normal<float>(0, 1, c[0], c[1], lo, hi)};
+    for (uint32_t k = 0; k < (1u << 23); k += 97) {
+      const float x = t(uniform_f32_from_bits(k << 9));
+      CHECK(x >= lo && x <= hi && std::isfinite(x), "[%g, %g]: x=%g", c[0], c[1], x);
+    }
+  }
+}
+
+int main() {
+  test_philox_known_answers();
+  test_uniform_grid();
+  test_log();
+  test_quantile_f64();
+  test_quantile_f32_exhaustive();
+  test_quantile_tail_from_log();
+  test_truncated_equals_normal_on_whole_line();
+  test_truncated_modes();
+  if (failures) {
+    std::printf("%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all core tests passed\n");
+  return 0;
+}
