@@ -6,9 +6,13 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 
 namespace deepinit {
 namespace {
+
+// "torch.int64", as Python users know the dtype.
+std::string dtype_name(at::ScalarType type) { return "torch." + std::string(c10::getDtypeNames(type).first); }
 
 OutDtype check_target(const at::Tensor& self, const char* op) {
   TORCH_CHECK(self.layout() == at::kStrided, "deepinit.", op, ": tensor must be dense (strided), but it has layout ",
@@ -27,7 +31,7 @@ OutDtype check_target(const at::Tensor& self, const char* op) {
     case at::kBFloat16:
       return OutDtype::kBFloat16;
     default:
-      TORCH_CHECK(false, "deepinit.", op, ": tensor has dtype ", self.scalar_type(),
+      TORCH_CHECK(false, "deepinit.", op, ": tensor has dtype ", dtype_name(self.scalar_type()),
                   ", but only float32, float64, float16 and bfloat16 tensors can be filled");
   }
 }
@@ -110,7 +114,7 @@ FillJob plan_uniform(const at::Tensor& self, double low, double high) {
     return make_job(FillKind::kUniform, dtype, core::UniformTransform<double>{low, span});
   }
   TORCH_CHECK(std::isfinite(static_cast<float>(span)), "deepinit.uniform_: high - low = ", span,
-              " overflows float32, in which ", self.scalar_type(), " fills are computed");
+              " overflows float32, in which ", dtype_name(self.scalar_type()), " fills are computed");
   return make_job(FillKind::kUniform, dtype,
                   core::UniformTransform<float>{static_cast<float>(low), static_cast<float>(span)});
 }
@@ -136,7 +140,7 @@ FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, doubl
   TORCH_CHECK(a < b, "deepinit.trunc_normal_: a must be less than b, but got a=", a, ", b=", b);
   const double lo = round_inward(a, dtype, /*up=*/true);
   const double hi = round_inward(b, dtype, /*up=*/false);
-  TORCH_CHECK(lo <= hi, "deepinit.trunc_normal_: no ", self.scalar_type(), " value lies in [a, b] = [", a, ", ", b,
+  TORCH_CHECK(lo <= hi, "deepinit.trunc_normal_: no ", dtype_name(self.scalar_type()), " value lies in [a, b] = [", a, ", ", b,
               "]");
   if (dtype == OutDtype::kFloat64) {
     return make_job(FillKind::kTruncatedNormal, dtype,

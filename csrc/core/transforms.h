@@ -37,22 +37,26 @@ struct TruncatedNormalTransform {
 
   template <class F>
   DEEPINIT_HD F operator()(F u) const {
-    const F v = F(1) - u;  // exact on the stream's grid
+    // The level in the plan's (possibly mirrored) frame, and 1 minus it; both exact.
+    const F level = plan.mirrored ? F(1) - u : u;
+    const F rest = plan.mirrored ? u : F(1) - u;
     F x;
     if (plan.mode == TruncatedNormalMode::kNarrow) {
-      x = F(plan.anchor) + F(plan.scale) * -log1p_nonpositive(-(v * F(plan.tilt_mass)));
+      const F tail_log = plan.tilt_small ? log1p_nonpositive(-(rest * F(plan.tilt_mass)))
+                                         : log_lane(level + rest * F(plan.tilt_rest));
+      x = F(plan.anchor) + F(plan.scale) * -tail_log;
     } else {
       F standard;
       if (plan.mode == TruncatedNormalMode::kLinear) {
         const F delta = F(plan.delta);
-        const F q_lower = F(plan.q_lower) + u * delta;
+        const F q_lower = F(plan.q_lower) + level * delta;
         const auto lower = q_lower <= F(0);
-        const F p = select(lower, F(plan.p_lower) + u * delta, F(plan.p_upper) + v * delta);
-        const F q = select(lower, q_lower, F(plan.q_upper) + v * delta);
+        const F p = select(lower, F(plan.p_lower) + level * delta, F(plan.p_upper) + rest * delta);
+        const F q = select(lower, q_lower, F(plan.q_upper) + rest * delta);
         const F x_lower = normal_quantile_lower(p, q);
         standard = select(lower, x_lower, -x_lower);
       } else {
-        const F log_p = F(plan.log_p_beta) + log1p_nonpositive(-(v * F(plan.mass_ratio_complement)));
+        const F log_p = F(plan.log_p_beta) + log_lane(level + rest * F(plan.mass_ratio));
         standard = normal_quantile_tail(sqrt_rn(-log_p));
       }
       x = F(plan.mean) + F(plan.signed_std) * standard;

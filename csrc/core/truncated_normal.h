@@ -8,12 +8,17 @@
 //
 //   kLinear  p = Phi(alpha) + u (Phi(beta) - Phi(alpha)), with the upper half mirrored through
 //            1 - u; x = Phi^-1(p). Used while these probabilities are normal numbers.
-//   kLog     p underflows: log p = log Phi(beta) + log1p(-(1 - u) (1 - Phi(alpha)/Phi(beta))),
-//            x = tail quantile of sqrt(-log p).
+//   kLog     p underflows: log p = log Phi(beta) + log(u + (1 - u) Phi(alpha)/Phi(beta)),
+//            x = tail quantile of sqrt(-log p). (The sum has no cancellation; 1 - u is exact.)
 //   kNarrow  the interval is so narrow (or so far out) that the density is exp(lambda y) on it
 //            to within rounding: x is the exponential quantile measured from the bound that
-//            holds the mass, x = anchor + scale * -log1p(-(1 - u) G). This keeps full relative
-//            precision where kLinear would quantize p.
+//            holds the mass, x = anchor + scale * -log(1 - (1 - u) G), G = 1 - exp(-lambda w),
+//            evaluated as -log1p(-(1 - u) G) for G < 1/2 and as -log(u + (1 - u) (1 - G))
+//            otherwise, so neither form cancels. This keeps full relative precision where
+//            kLinear would quantize p.
+//
+// (u above is the level in the mirrored frame: 1 - u when the interval was mirrored, so that
+// every x is the u-quantile of the distribution on [a, b] as the stream contract says.)
 //
 // Every x is finally clamped to [lo, hi], the bounds rounded inward to the output dtype.
 #pragma once
@@ -27,15 +32,17 @@ enum class TruncatedNormalMode : int { kLinear = 0, kLog = 1, kNarrow = 2 };
 template <class T>
 struct TruncatedNormalPlan {
   TruncatedNormalMode mode;
+  bool mirrored;  // the plan works on [-b, -a]: level u there is level 1 - u of [a, b]
   T mean;
   T signed_std;  // -std when the interval was mirrored
   T lo, hi;      // clamp bounds, representable in the output dtype
   // kLinear: lower-half and mirrored upper-half probabilities, and those minus 1/2.
   T p_lower, q_lower, p_upper, q_upper, delta;
-  // kLog
-  T log_p_beta, mass_ratio_complement;
-  // kNarrow
-  T anchor, scale, tilt_mass;
+  // kLog: log Phi(beta) and Phi(alpha) / Phi(beta)
+  T log_p_beta, mass_ratio;
+  // kNarrow: x = anchor + scale * L, L from G = tilt_mass or from 1 - G = tilt_rest
+  bool tilt_small;  // G < 1/2: L = -log1p(-(1 - u) G), else L = -log(u + (1 - u) (1 - G))
+  T anchor, scale, tilt_mass, tilt_rest;
 };
 
 // Compute-type limits of the formulations (see plan_truncated_normal).
@@ -96,6 +103,7 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
   const double width = beta - alpha;
 
   TruncatedNormalPlan<T> plan{};
+  plan.mirrored = mirrored;
   plan.mean = to_compute(mean);
   plan.signed_std = to_compute(mirrored ? -std : std);
   plan.lo = to_compute(lo);
@@ -107,7 +115,7 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
     // Density exp(lambda y) toward beta; from beta, x = beta - L((1-u) G) / lambda,
     // L(t) = -log1p(-t), G = 1 - exp(-lambda width).
     const double lambda = narrow ? -0.5 * (alpha + beta) : -beta;
-    double tilt_mass = -std::expm1(-lambda * width);  // 1 for an infinite width
+    double tilt_mass = -std::expm1(-lambda * width);  // G, 1 for an infinite width
     double reciprocal_rate;                           // width / L(G), which is 1/lambda
     if (lambda * width > 40.0) {
       tilt_mass = 1.0;
@@ -120,7 +128,9 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
     plan.mode = TruncatedNormalMode::kNarrow;
     plan.anchor = to_compute(mirrored ? a : b);
     plan.scale = to_compute((mirrored ? std : -std) * reciprocal_rate);
+    plan.tilt_small = tilt_mass < 0.5;
     plan.tilt_mass = to_compute(tilt_mass);
+    plan.tilt_rest = to_compute(tilt_mass == 1.0 ? 0.0 : std::exp(-lambda * width));
     return plan;
   }
 
@@ -141,7 +151,7 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
   const double log_p_beta = host::log_normal_cdf(beta);
   plan.mode = TruncatedNormalMode::kLog;
   plan.log_p_beta = to_compute(log_p_beta);
-  plan.mass_ratio_complement = to_compute(-std::expm1(host::log_normal_cdf(alpha) - log_p_beta));
+  plan.mass_ratio = to_compute(std::exp(host::log_normal_cdf(alpha) - log_p_beta));
   return plan;
 }
 

@@ -1,0 +1,174 @@
+"""Stream contract v1: exact values against the independent NumPy model (tests/reference.py),
+and the promises that follow from it (threads, chunks, views, instruction sets)."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.special import ndtri
+
+import deepinit
+import reference
+from testing import DEVICES, FLOAT_DTYPES, RANDOM_FILLS, RANDOM_FILL_IDS, compute_dtype, cpu_capabilities
+
+# (seed, offset) pairs, unsigned, including the 2^64 wrap of the element index.
+STREAMS = [(0, 0), (12345, 7), (2**64 - 1, 2**64 - 5), (2**63 + 9, 2**64 - 3), (42, 2**62 * 4 - 1)]
+
+
+def test_reference_philox_known_answers():
+    cases = [
+        ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+        ((0xFFFFFFFF,) * 4, (0xFFFFFFFF, 0xFFFFFFFF), (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+        (
+            (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+            (0xA4093822, 0x299F31D0),
+            (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+        ),
+    ]
+    for counter, key, expected in cases:
+        out = reference.philox4x32_10(np.array([counter], dtype=np.uint32), key)[0]
+        assert tuple(int(w) for w in out) == expected
+
+
+def _expected_uniform(n, seed, offset, dtype, low, high):
+    u = reference.uniform(n, seed, offset, compute_dtype(dtype))
+    if dtype == torch.float64:
+        return torch.from_numpy(low + (high - low) * u)
+    span = np.float32(high - low)
+    x = np.float32(low) + span * u  # float32 product, then float32 sum
+    return torch.from_numpy(x).to(dtype)  # round to nearest even
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("seed,offset", STREAMS)
+def test_uniform_is_the_contract_bit_for_bit(device, dtype, seed, offset):
+    n = 1037
+    t = deepinit.uniform_(torch.empty(n, dtype=dtype, device=device), -3.0, 5.5, seed=seed, offset=offset)
+    expected = _expected_uniform(n, seed, offset, dtype, -3.0, 5.5)
+    assert torch.equal(t.cpu(), expected)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("seed,offset", STREAMS[:3])
+def test_normal_is_the_quantile_of_the_contract_uniform(device, seed, offset):
+    n = 200_000
+    for dtype, tolerance in ((torch.float32, None), (torch.float64, 1e-14)):
+        t = deepinit.normal_(torch.empty(n, dtype=dtype, device=device), seed=seed, offset=offset).cpu().double().numpy()
+        exact = ndtri(reference.uniform(n, seed, offset, compute_dtype(dtype)).astype(np.float64))
+        if dtype == torch.float32:
+            ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+            assert np.max(np.abs(t - exact) / ulp) <= 4.0
+        else:
+            assert np.max(np.abs(t - exact) / np.abs(exact)) <= tolerance
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_mean_and_std_scale_the_quantile(device):
+    n = 50_000
+    z = deepinit.normal_(torch.empty(n, dtype=torch.float64, device=device), seed=5)
+    x = deepinit.normal_(torch.empty(n, dtype=torch.float64, device=device), 3.0, 0.25, seed=5)
+    torch.testing.assert_close(x, 3.0 + 0.25 * z, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("fill", [f for _, f, _ in RANDOM_FILLS], ids=RANDOM_FILL_IDS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_thread_count_does_not_change_values(fill, dtype):
+    shape = (700, 500)  # several parallel chunks
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = fill(torch.empty(shape, dtype=dtype), seed=11, offset=3)
+        torch.set_num_threads(max(2, threads))
+        many = fill(torch.empty(shape, dtype=dtype), seed=11, offset=3)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, many)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name,fill", [(n, f) for n, f, _ in RANDOM_FILLS[:4]], ids=RANDOM_FILL_IDS[:4])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_row_chunks_with_offsets_equal_the_whole_table(device, name, fill, dtype):
+    rows, cols = 103, 37
+    whole = fill(torch.empty(rows, cols, dtype=dtype, device=device), seed=9)
+    for r0, r1 in [(0, 1), (1, 50), (50, 51), (51, 103)]:
+        chunk = fill(torch.empty(r1 - r0, cols, dtype=dtype, device=device), seed=9, offset=r0 * cols)
+        assert torch.equal(chunk, whole[r0:r1])
+
+
+def _views(base):
+    """Non-contiguous views of `base`, each with its own logical shape."""
+    return {
+        "transpose": base.t(),
+        "column_slice": base[:, 3:40],
+        "stepped": base[::3, 1::2],
+        "channels_last": base.view(6, 5, 8, 7).contiguous(memory_format=torch.channels_last),
+        "expanded_then_sliced": base.view(-1)[5:205].view(10, 20),
+    }
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name,fill", [(n, f) for n, f, _ in RANDOM_FILLS[:3]], ids=RANDOM_FILL_IDS[:3])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_views_follow_the_logical_index(device, name, fill, dtype):
+    base = torch.zeros(30, 56, dtype=dtype, device=device)
+    for view_name, view in _views(base).items():
+        filled = fill(view, seed=4, offset=17)
+        assert filled is view
+        expected = fill(torch.empty(view.shape, dtype=dtype, device=device), seed=4, offset=17)
+        assert torch.equal(filled, expected), view_name
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_view_fill_leaves_the_rest_of_the_storage_alone(device):
+    base = torch.full((20, 30), 7.0, device=device)
+    deepinit.normal_(base[::2, 5:9], seed=1)
+    mask = torch.zeros_like(base, dtype=torch.bool)
+    mask[::2, 5:9] = True
+    assert torch.all(base[~mask] == 7.0)
+    assert torch.all(base[mask] != 7.0)
+
+
+CAPABILITIES = cpu_capabilities()
+
+
+@pytest.mark.skipif(len(CAPABILITIES) < 2, reason="this CPU runs only the scalar kernels")
+@pytest.mark.parametrize("fill", [f for _, f, _ in RANDOM_FILLS], ids=RANDOM_FILL_IDS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_every_cpu_kernel_gives_the_same_bits(fill, dtype):
+    default = torch.ops.deepinit._cpu_capability()
+    results = {}
+    try:
+        for capability in CAPABILITIES:
+            torch.ops.deepinit._set_cpu_capability(capability)
+            # Odd sizes and offsets exercise partial SIMD blocks at both ends; the 2-D view the
+            # strided path.
+            results[capability] = [
+                fill(torch.empty(SIZE, dtype=dtype).view(1, -1) if SIZE > 1 else torch.empty(1, 1, dtype=dtype), seed=3, offset=off)
+                for SIZE in (1, 31, 33, 1000)
+                for off in (0, 1, 5, 2**64 - 7)
+            ] + [fill(torch.empty(64, 100, dtype=dtype).t(), seed=8)]
+    finally:
+        torch.ops.deepinit._set_cpu_capability(default)
+    reference_results = results[CAPABILITIES[-1]]
+    for capability in CAPABILITIES[:-1]:
+        for a, b in zip(results[capability], reference_results):
+            assert torch.equal(a, b), capability
+
+
+def test_trunc_normal_on_the_whole_line_is_normal():
+    inf = float("inf")
+    for dtype in (torch.float32, torch.float64):
+        a = deepinit.trunc_normal_(torch.empty(10_000, dtype=dtype), 0.5, 2.0, -inf, inf, seed=6)
+        b = deepinit.normal_(torch.empty(10_000, dtype=dtype), 0.5, 2.0, seed=6)
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("name,fill", [(n, f) for n, f, _ in RANDOM_FILLS], ids=RANDOM_FILL_IDS)
+def test_half_precision_is_the_rounded_float32_fill(dtype, name, fill):
+    if name.startswith("trunc"):
+        pytest.skip("trunc_normal_ clamps to bounds rounded into the dtype; see test_truncated_normal")
+    low = fill(torch.empty(64, 100, dtype=dtype), seed=21)
+    full = fill(torch.empty(64, 100, dtype=torch.float32), seed=21)
+    assert torch.equal(low, full.to(dtype))
