@@ -52,22 +52,22 @@ template <class F>
 DEEPINIT_HD F normal_quantile_deep_tail(F r) {
   constexpr bool f64 = is_f64_lane<F>;
   constexpr int iterations = f64 ? 3 : 2;
-  const F c = F(2) * (r * r) - F(1.8378770664093454836);
+  const F c = fma_rn(F(2) * r, r, F(-1.8378770664093454836));
   F z = sqrt_rn(c - log_lane(c));
   for (int i = 0; i < iterations; ++i) {
     const F w = F(1) / (z * z);
     // S(z) - 1 = -w + 3w^2 - 15w^3 + ..., terms (2k-1)!! w^k, in Horner form.
     F series = f64 ? F(-135135.0) : F(-15.0);
     if constexpr (f64) {
-      series = series * w + F(10395.0);
-      series = series * w + F(-945.0);
-      series = series * w + F(105.0);
-      series = series * w + F(-15.0);
+      series = fma_rn(series, w, F(10395.0));
+      series = fma_rn(series, w, F(-945.0));
+      series = fma_rn(series, w, F(105.0));
+      series = fma_rn(series, w, F(-15.0));
     }
-    series = series * w + F(3.0);
-    series = series * w + F(-1.0);
+    series = fma_rn(series, w, F(3.0));
+    series = fma_rn(series, w, F(-1.0));
     series = series * w;
-    z = sqrt_rn(c - F(2) * log_lane(z) + F(2) * log1p_nonpositive(series));
+    z = sqrt_rn(fma_rn(F(2), log1p_nonpositive(series) - log_lane(z), c));
   }
   return -z;
 }
@@ -88,7 +88,7 @@ DEEPINIT_HD F quantile_f32_piece(F piece, F v) {
   const F t = (v - lookup_row(table, piece)) * lookup_row(table + 8, piece);
   F poly = lookup_row(table + 8 * (2 + kQuantileF32Degree), piece);
   for (int k = kQuantileF32Degree - 1; k >= 0; --k) {
-    poly = poly * t + lookup_row(table + 8 * (2 + k), piece);
+    poly = fma_rn(poly, t, lookup_row(table + 8 * (2 + k), piece));
   }
   return poly;
 }
@@ -106,8 +106,8 @@ DEEPINIT_HD D quantile_f64_rational(D piece, D t, D m) {
   D num = lookup_row(table + 4 * (1 + kQuantileF64Degree), piece);
   D den = lookup_row(table + 4 * (9 + kQuantileF64Degree), piece);
   for (int k = kQuantileF64Degree - 1; k >= 0; --k) {
-    num = num * t + lookup_row(table + 4 * (1 + k), piece);
-    den = den * t + lookup_row(table + 4 * (9 + k), piece);
+    num = fma_rn(num, t, lookup_row(table + 4 * (1 + k), piece));
+    den = fma_rn(den, t, lookup_row(table + 4 * (9 + k), piece));
   }
   return (m * num) / den;
 }
@@ -135,7 +135,7 @@ DEEPINIT_HD F normal_quantile_lower(F p, F q) {
     const auto central = q >= F(-kQuantileF64CentralLimit);
     const F piece = select(central, F(0), select(r > F(5.0), F(2), F(1)));
     const F shift = lookup_row(DEEPINIT_TABLE_DATA(kQuantileF64Table), piece);
-    const F t = select(central, shift - q * q, r - shift);
+    const F t = select(central, fma_rn(-q, q, shift), r - shift);
     x = quantile_f64_rational(piece, t, select(central, q, F(-1)));
   } else {
     const auto central = q >= F(-kQuantileF32CentralLimit);

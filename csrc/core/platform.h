@@ -2,9 +2,9 @@
 // constant tables readable from host and device, bit casts and correctly rounded sqrt.
 //
 // Everything the core computes uses only IEEE-754 operations that every target rounds the
-// same way: +, -, *, / and sqrt, never fused multiply-add. Builds must keep compilers from
-// contracting a*b+c (gcc/clang: -ffp-contract=off; nvcc: --fmad=false); that is what makes
-// CPU (scalar or SIMD) and CUDA results bit-identical.
+// same way: +, -, *, /, sqrt and the fused multiply-add fma_rn, each written out explicitly.
+// Builds must keep compilers from fusing a*b+c on their own (gcc/clang: -ffp-contract=off;
+// nvcc: --fmad=false); that is what makes CPU (scalar or SIMD) and CUDA results bit-identical.
 #pragma once
 
 #include <cmath>
@@ -111,4 +111,20 @@ DEEPINIT_HD double sqrt_rn(double x) {
 #endif
 }
 
+// a * b + c with one rounding.
+DEEPINIT_HD float fma_rn(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rn(a, b, c);
+#else
+  return std::fma(a, b, c);
+#endif
+}
+
+DEEPINIT_HD double fma_rn(double a, double b, double c) {
+#if defined(__CUDA_ARCH__)
+  return __fma_rn(a, b, c);
+#else
+  return std::fma(a, b, c);
+#endif
+}
 DEEPINIT_CORE_NAMESPACE_END

@@ -4,7 +4,7 @@
 // lane type never changes a result.
 //
 //   float lanes F (and double lanes D): LaneScalar<F>, +, -, *, /, comparisons giving a mask,
-//       select(mask, a, b), any(mask), sqrt_rn(x),
+//       select(mask, a, b), any(mask), sqrt_rn(x), fma_rn(a, b, c),
 //       lookup_row(row, index)  row[index], index a small whole number held as F; rows hold
 //                               8 floats or 4 doubles (one SIMD register's worth),
 //       log_reduce(x, k)        m with x = m * 2^k, m in [sqrt(1/2), sqrt(2)), k returned as F;

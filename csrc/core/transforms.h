@@ -19,7 +19,7 @@ struct UniformTransform {
   }
 };
 
-// x = mean + std * Phi^-1(u). Identical, bit for bit, to TruncatedNormalTransform on (-inf, inf).
+// x = fma(std, Phi^-1(u), mean). Identical, bit for bit, to TruncatedNormalTransform on (-inf, inf).
 template <class T>
 struct NormalTransform {
   T mean;
@@ -27,7 +27,7 @@ struct NormalTransform {
 
   template <class F>
   DEEPINIT_HD F operator()(F u) const {
-    return F(mean) + F(std) * normal_quantile(u);
+    return fma_rn(F(std), normal_quantile(u), F(mean));
   }
 };
 
@@ -43,23 +43,23 @@ struct TruncatedNormalTransform {
     F x;
     if (plan.mode == TruncatedNormalMode::kNarrow) {
       const F tail_log = plan.tilt_small ? log1p_nonpositive(-(rest * F(plan.tilt_mass)))
-                                         : log_lane(level + rest * F(plan.tilt_rest));
-      x = F(plan.anchor) + F(plan.scale) * -tail_log;
+                                         : log_lane(fma_rn(rest, F(plan.tilt_rest), level));
+      x = fma_rn(F(plan.scale), -tail_log, F(plan.anchor));
     } else {
       F standard;
       if (plan.mode == TruncatedNormalMode::kLinear) {
         const F delta = F(plan.delta);
-        const F q_lower = F(plan.q_lower) + level * delta;
+        const F q_lower = fma_rn(level, delta, F(plan.q_lower));
         const auto lower = q_lower <= F(0);
-        const F p = select(lower, F(plan.p_lower) + level * delta, F(plan.p_upper) + rest * delta);
-        const F q = select(lower, q_lower, F(plan.q_upper) + rest * delta);
+        const F p = select(lower, fma_rn(level, delta, F(plan.p_lower)), fma_rn(rest, delta, F(plan.p_upper)));
+        const F q = select(lower, q_lower, fma_rn(rest, delta, F(plan.q_upper)));
         const F x_lower = normal_quantile_lower(p, q);
         standard = select(lower, x_lower, -x_lower);
       } else {
-        const F log_p = F(plan.log_p_beta) + log_lane(level + rest * F(plan.mass_ratio));
+        const F log_p = F(plan.log_p_beta) + log_lane(fma_rn(rest, F(plan.mass_ratio), level));
         standard = normal_quantile_tail(sqrt_rn(-log_p));
       }
-      x = F(plan.mean) + F(plan.signed_std) * standard;
+      x = fma_rn(F(plan.signed_std), standard, F(plan.mean));
     }
     x = select(x < F(plan.lo), F(plan.lo), x);
     return select(x > F(plan.hi), F(plan.hi), x);
