@@ -36,7 +36,9 @@ def extensions():
     opt = ["-O0", "-g"] if debug else ["-O3"]
     # No contraction of a*b+c into fused multiply-adds: the stream contract's values depend on
     # every backend rounding each operation the same way.
-    cxx = opt + ["-ffp-contract=off", "-fno-fast-math"]
+    # -fopenmp: at::parallel_for runs its OpenMP loop from inline headers, so without it every
+    # fill would run on one thread. The runtime is torch's own libgomp, resolved at load time.
+    cxx = opt + ["-ffp-contract=off", "-fno-fast-math", "-fopenmp"]
     sources = sorted(glob.glob(os.path.join(CSRC, "*.cpp")) + glob.glob(os.path.join(CSRC, "cpu", "*.cpp")))
     include_dirs = [os.path.join(ROOT, CSRC)]
     kwargs = dict(py_limited_api=True, include_dirs=include_dirs)
