@@ -45,7 +45,7 @@ def extensions():
     cu_sources = sorted(glob.glob(os.path.join(CSRC, "cuda", "*.cu")))
     if want_cuda() and cu_sources:
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
-        nvcc = opt + ["--fmad=false", "-DDEEPINIT_WITH_CUDA"]
+        nvcc = opt + ["--fmad=false", "-Xcompiler", "-ffp-contract=off", "-DDEEPINIT_WITH_CUDA"]
         return [
             CUDAExtension(
                 "deepinit._C",

@@ -150,6 +150,13 @@ FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, doubl
                   core::TruncatedNormalTransform<float>{core::plan_truncated_normal<float>(mean, std, a, b, lo, hi)});
 }
 
+void check_stream_request(const StreamRequest& stream) {
+  TORCH_CHECK(!(stream.seed.has_value() && stream.generator.has_value() && stream.generator->defined()),
+              "deepinit: pass either seed or generator, not both");
+  TORCH_CHECK(stream.seed.has_value() || stream.offset == 0,
+              "deepinit: offset needs seed: with a generator the stream position comes from the generator");
+}
+
 void set_key(FillJob& job, uint64_t seed) {
   const core::PhiloxKey key = core::philox_key_from_seed(seed);
   job.key0 = key.k0;

@@ -26,6 +26,9 @@ struct StreamRequest {
 
 void set_key(FillJob& job, uint64_t seed);
 
+// seed and generator exclude each other; offset needs seed (a generator gives the position).
+void check_stream_request(const StreamRequest& stream);
+
 // A backend's fill: run `job` over `self`, taking the stream from `stream`.
 using RunFillFn = void (*)(const at::Tensor& self, FillJob job, const StreamRequest& stream);
 
@@ -34,15 +37,21 @@ template <RunFillFn RunFill>
 void register_fill_kernels(torch::Library& m) {
   m.impl("uniform_", [](const at::Tensor& self, double low, double high, std::optional<int64_t> seed, int64_t offset,
                         std::optional<at::Generator> generator) {
-    RunFill(self, plan_uniform(self, low, high), StreamRequest{seed, offset, std::move(generator)});
+    const StreamRequest stream{seed, offset, std::move(generator)};
+    check_stream_request(stream);
+    RunFill(self, plan_uniform(self, low, high), stream);
   });
   m.impl("normal_", [](const at::Tensor& self, double mean, double std, std::optional<int64_t> seed, int64_t offset,
                        std::optional<at::Generator> generator) {
-    RunFill(self, plan_normal(self, mean, std), StreamRequest{seed, offset, std::move(generator)});
+    const StreamRequest stream{seed, offset, std::move(generator)};
+    check_stream_request(stream);
+    RunFill(self, plan_normal(self, mean, std), stream);
   });
   m.impl("trunc_normal_", [](const at::Tensor& self, double mean, double std, double a, double b,
                              std::optional<int64_t> seed, int64_t offset, std::optional<at::Generator> generator) {
-    RunFill(self, plan_trunc_normal(self, mean, std, a, b), StreamRequest{seed, offset, std::move(generator)});
+    const StreamRequest stream{seed, offset, std::move(generator)};
+    check_stream_request(stream);
+    RunFill(self, plan_trunc_normal(self, mean, std, a, b), stream);
   });
 }
 

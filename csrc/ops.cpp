@@ -6,6 +6,15 @@
 // the tensor. seed and offset are the two's complement of 64-bit unsigned values.
 #include <torch/library.h>
 
+namespace deepinit {
+// The CUDA runtime version this library was compiled against (e.g. 13000), or -1 without CUDA.
+#if defined(DEEPINIT_WITH_CUDA)
+int64_t compiled_cuda_version();  // csrc/cuda/fill_cuda.cu
+#else
+int64_t compiled_cuda_version() { return -1; }
+#endif
+}  // namespace deepinit
+
 TORCH_LIBRARY(deepinit, m) {
   m.def(
       "uniform_(Tensor(a!) self, float low=0., float high=1., *, int? seed=None, int offset=0, "
@@ -20,4 +29,5 @@ TORCH_LIBRARY(deepinit, m) {
   // benchmarks that compare instruction sets.
   m.def("_set_cpu_capability(str capability) -> str");
   m.def("_cpu_capability() -> str");
+  m.def("_compiled_cuda_version() -> int", &deepinit::compiled_cuda_version);
 }

@@ -25,6 +25,21 @@ from .init import (
 
 __version__ = "0.1.0"
 
+
+def _check_cuda_build():
+    """Refuse to run a CUDA build of deepinit under a torch of another CUDA major version."""
+    compiled = torch.ops.deepinit._compiled_cuda_version()
+    if compiled > 0 and torch.version.cuda is not None:
+        major = compiled // 1000
+        if int(torch.version.cuda.split(".")[0]) != major:
+            raise RuntimeError(
+                f"deepinit was compiled with CUDA {major}.{compiled % 1000 // 10}, but torch uses CUDA "
+                f"{torch.version.cuda}. Reinstall deepinit against this torch: pip install --no-build-isolation ."
+            )
+
+
+_check_cuda_build()
+
 __all__ = [
     "_no_grad_trunc_normal_",
     "calculate_gain",

@@ -54,6 +54,8 @@ def _as_u64_arg(value, name: str) -> int:
 def _stream(generator, seed, offset) -> dict:
     if seed is not None and generator is not None:
         raise ValueError("pass either seed= or generator=, not both")
+    if seed is None and offset != 0:
+        raise ValueError("offset= needs seed=: with a generator the stream position comes from the generator")
     return {
         "seed": None if seed is None else _as_u64_arg(seed, "seed"),
         "offset": _as_u64_arg(offset, "offset"),

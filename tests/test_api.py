@@ -212,6 +212,15 @@ def test_negative_seeds_wrap_like_torch_manual_seed():
 def test_seed_and_generator_together_are_refused():
     with pytest.raises(ValueError, match="either seed= or generator="):
         deepinit.uniform_(torch.empty(3), generator=torch.Generator(), seed=1)
+    with pytest.raises(RuntimeError, match="either seed or generator"):
+        torch.ops.deepinit.uniform_(torch.empty(3), seed=1, generator=torch.Generator())
+
+
+def test_offset_needs_seed():
+    with pytest.raises(ValueError, match="offset= needs seed="):
+        deepinit.normal_(torch.empty(3), offset=5)
+    with pytest.raises(RuntimeError, match="offset needs seed"):
+        torch.ops.deepinit.normal_(torch.empty(3), offset=5)
 
 
 def test_kaiming_and_xavier_scale_like_torch():

@@ -145,20 +145,21 @@ void fill_strided(const at::Tensor& self, const FillJob& job, uint64_t g0, Conti
 }
 
 void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& stream) {
+  if (self.numel() == 0) {
+    return;
+  }
   uint64_t seed;
+  uint64_t g0 = 0;
   if (stream.seed.has_value()) {
     seed = static_cast<uint64_t>(*stream.seed);
+    g0 = static_cast<uint64_t>(stream.offset);
   } else {
     auto* generator = at::get_generator_or_default<at::CPUGeneratorImpl>(stream.generator,
                                                                           at::detail::getDefaultCPUGenerator());
     std::lock_guard<std::mutex> lock(generator->mutex_);
     seed = generator->random64();  // a fresh key per call: calls never share a stream
   }
-  if (self.numel() == 0) {
-    return;
-  }
   set_key(job, seed);
-  const uint64_t g0 = static_cast<uint64_t>(stream.offset);
   const ContiguousFillFn fill = current_capability().load()->fill;
   if (self.is_contiguous()) {
     fill_contiguous(self, job, g0, fill);
