@@ -125,8 +125,45 @@ DEEPINIT_HD F normal_quantile_tail(F r) {
   return with_deep_tail(r, x);
 }
 
+// Whether q = p - 1/2 lies in the central region, where normal_quantile_central applies.
+template <class F>
+DEEPINIT_HD auto normal_quantile_is_central(F q) {
+  if constexpr (is_f64_lane<F>) {
+    return q >= F(-kQuantileF64CentralLimit);
+  } else {
+    return q >= F(-kQuantileF32CentralLimit);
+  }
+}
+
+// Phi^-1(1/2 + q) in the central region: the central piece alone, with the same operations
+// normal_quantile_lower applies there.
+template <class F>
+DEEPINIT_HD F normal_quantile_central(F q) {
+  if constexpr (is_f64_lane<F>) {
+    const double* table = DEEPINIT_TABLE_DATA(kQuantileF64Table);
+    const F t = fma_rn(-q, q, F(table[0]));
+    F num = F(table[4 * (1 + kQuantileF64Degree)]);
+    F den = F(table[4 * (9 + kQuantileF64Degree)]);
+    for (int k = kQuantileF64Degree - 1; k >= 0; --k) {
+      num = fma_rn(num, t, F(table[4 * (1 + k)]));
+      den = fma_rn(den, t, F(table[4 * (9 + k)]));
+    }
+    return (q * num) / den;
+  } else {
+    const float* table = DEEPINIT_TABLE_DATA(kQuantileF32Table);
+    const F t = (q * q - F(table[0])) * F(table[8]);
+    F poly = F(table[8 * (2 + kQuantileF32Degree)]);
+    for (int k = kQuantileF32Degree - 1; k >= 0; --k) {
+      poly = fma_rn(poly, t, F(table[8 * (2 + k)]));
+    }
+    return q * poly;
+  }
+}
+
 // Phi^-1(p) for p <= 1/2 (give or take rounding), q = p - 1/2. Every lane computes the tail's
 // r; SIMD lanes of either region then share one evaluation through per-lane coefficients.
+// Lane by lane this equals normal_quantile_central(q) where normal_quantile_is_central(q), and
+// normal_quantile_tail(sqrt_rn(-log_lane(p))) elsewhere.
 template <class F>
 DEEPINIT_HD F normal_quantile_lower(F p, F q) {
   const F r = sqrt_rn(-log_lane(p));

@@ -19,15 +19,43 @@ struct UniformTransform {
   }
 };
 
+// Quantile fills (normal, and the truncated normal's kLinear plans) in three stages, so that a
+// SIMD backend can gather the lanes that need the tail (a log and a square root) apart from the
+// central ones:
+//   const QuantileStage<F> s = transform.begin(u);  // p <= 1/2, q = p - 1/2, flip = +1 or -1
+//   x = transform.finish(s.flip, normal_quantile_lower(s.p, s.q));
+// operator() is exactly that composition whenever staged() is true.
+template <class F>
+struct QuantileStage {
+  F p;
+  F q;
+  F flip;
+};
+
 // x = fma(std, Phi^-1(u), mean). Identical, bit for bit, to TruncatedNormalTransform on (-inf, inf).
 template <class T>
 struct NormalTransform {
   T mean;
   T std;
 
+  DEEPINIT_HD bool staged() const { return true; }
+
+  template <class F>
+  DEEPINIT_HD QuantileStage<F> begin(F u) const {
+    const auto lower = u <= F(0.5);
+    const F p = select(lower, u, F(1) - u);  // exact on the stream's grid, as is p - 1/2
+    return {p, p - F(0.5), select(lower, F(1), F(-1))};
+  }
+
+  template <class F>
+  DEEPINIT_HD F finish(F flip, F x_lower) const {
+    return fma_rn(F(std), flip * x_lower, F(mean));
+  }
+
   template <class F>
   DEEPINIT_HD F operator()(F u) const {
-    return fma_rn(F(std), normal_quantile(u), F(mean));
+    const QuantileStage<F> stage = begin(u);
+    return finish(stage.flip, normal_quantile_lower(stage.p, stage.q));
   }
 };
 
@@ -35,32 +63,46 @@ template <class T>
 struct TruncatedNormalTransform {
   TruncatedNormalPlan<T> plan;
 
+  DEEPINIT_HD bool staged() const { return plan.mode == TruncatedNormalMode::kLinear; }
+
+  // kLinear only. The level in the plan's (possibly mirrored) frame and 1 minus it are exact.
   template <class F>
-  DEEPINIT_HD F operator()(F u) const {
-    // The level in the plan's (possibly mirrored) frame, and 1 minus it; both exact.
+  DEEPINIT_HD QuantileStage<F> begin(F u) const {
     const F level = plan.mirrored ? F(1) - u : u;
     const F rest = plan.mirrored ? u : F(1) - u;
-    F x;
+    const F delta = F(plan.delta);
+    const F q_lower = fma_rn(level, delta, F(plan.q_lower));
+    const auto lower = q_lower <= F(0);
+    const F p = select(lower, fma_rn(level, delta, F(plan.p_lower)), fma_rn(rest, delta, F(plan.p_upper)));
+    const F q = select(lower, q_lower, fma_rn(rest, delta, F(plan.q_upper)));
+    return {p, q, select(lower, F(1), F(-1))};
+  }
+
+  template <class F>
+  DEEPINIT_HD F finish(F flip, F x_lower) const {
+    return clamp(fma_rn(F(plan.signed_std), flip * x_lower, F(plan.mean)));
+  }
+
+  template <class F>
+  DEEPINIT_HD F operator()(F u) const {
+    if (plan.mode == TruncatedNormalMode::kLinear) {
+      const QuantileStage<F> stage = begin(u);
+      return finish(stage.flip, normal_quantile_lower(stage.p, stage.q));
+    }
+    const F level = plan.mirrored ? F(1) - u : u;
+    const F rest = plan.mirrored ? u : F(1) - u;
     if (plan.mode == TruncatedNormalMode::kNarrow) {
       const F tail_log = plan.tilt_small ? log1p_nonpositive(-(rest * F(plan.tilt_mass)))
                                          : log_lane(fma_rn(rest, F(plan.tilt_rest), level));
-      x = fma_rn(F(plan.scale), -tail_log, F(plan.anchor));
-    } else {
-      F standard;
-      if (plan.mode == TruncatedNormalMode::kLinear) {
-        const F delta = F(plan.delta);
-        const F q_lower = fma_rn(level, delta, F(plan.q_lower));
-        const auto lower = q_lower <= F(0);
-        const F p = select(lower, fma_rn(level, delta, F(plan.p_lower)), fma_rn(rest, delta, F(plan.p_upper)));
-        const F q = select(lower, q_lower, fma_rn(rest, delta, F(plan.q_upper)));
-        const F x_lower = normal_quantile_lower(p, q);
-        standard = select(lower, x_lower, -x_lower);
-      } else {
-        const F log_p = F(plan.log_p_beta) + log_lane(fma_rn(rest, F(plan.mass_ratio), level));
-        standard = normal_quantile_tail(sqrt_rn(-log_p));
-      }
-      x = fma_rn(F(plan.signed_std), standard, F(plan.mean));
+      return clamp(fma_rn(F(plan.scale), -tail_log, F(plan.anchor)));
     }
+    const F log_p = F(plan.log_p_beta) + log_lane(fma_rn(rest, F(plan.mass_ratio), level));
+    return clamp(fma_rn(F(plan.signed_std), normal_quantile_tail(sqrt_rn(-log_p)), F(plan.mean)));
+  }
+
+ private:
+  template <class F>
+  DEEPINIT_HD F clamp(F x) const {
     x = select(x < F(plan.lo), F(plan.lo), x);
     return select(x > F(plan.hi), F(plan.hi), x);
   }

@@ -34,7 +34,7 @@ using core::PhiloxKey;
 #define DEEPINIT_AVX2_PHILOX_SETS 2
 #endif
 #ifndef DEEPINIT_AVX2_GROUP
-#define DEEPINIT_AVX2_GROUP 2
+#define DEEPINIT_AVX2_GROUP 4
 #endif
 // Counters per step are 8 x kPhiloxSets; transforms run on kGroup registers at a time. Both
 // only interleave independent dependency chains (measured best on Zen 4; see benchmarks/).
@@ -113,63 +113,264 @@ void store(DtypeTag<OutDtype::kBFloat16>, void* dst, __m256 x) {
   _mm_storeu_si128(static_cast<__m128i*>(dst), _mm256_castsi256_si128(packed));
 }
 
+// Register <-> memory moves and lane access for the staged path's buffers.
+template <int K>
+void store_aligned(float* dst, const F32v<K>& x) {
+  for (int k = 0; k < K; ++k) _mm256_store_ps(dst + 8 * k, x.v[k]);
+}
+template <int K>
+void store_aligned(double* dst, const F64v<K>& x) {
+  for (int k = 0; k < K; ++k) _mm256_store_pd(dst + 4 * k, x.v[k]);
+}
+template <int K>
+void store_unaligned(float* dst, const F32v<K>& x) {
+  for (int k = 0; k < K; ++k) _mm256_storeu_ps(dst + 8 * k, x.v[k]);
+}
+template <int K>
+void store_unaligned(double* dst, const F64v<K>& x) {
+  for (int k = 0; k < K; ++k) _mm256_storeu_pd(dst + 4 * k, x.v[k]);
+}
+template <int K>
+void load_aligned_or_not(F32v<K>& x, const float* src) {
+  for (int k = 0; k < K; ++k) x.v[k] = _mm256_loadu_ps(src + 8 * k);
+}
+template <int K>
+void load_aligned_or_not(F64v<K>& x, const double* src) {
+  for (int k = 0; k < K; ++k) x.v[k] = _mm256_loadu_pd(src + 4 * k);
+}
+int movemask(const M32v<1>& m) { return _mm256_movemask_ps(m.v[0]); }
+int movemask(const M64v<1>& m) { return _mm256_movemask_pd(m.v[0]); }
+
+// Packing and unpacking lanes without branches. For each lane mask, kPack gives the 32-bit lane
+// indices that move the selected lanes to the front, kUnpack those that move the front lanes
+// back to the selected places (8 float lanes; or 4 double lanes as pairs of 32-bit lanes).
+struct LaneTable {
+  uint64_t indices[256];  // one byte per 32-bit lane
+};
+constexpr LaneTable make_lane_table(bool pairs, bool unpack) {
+  LaneTable table{};
+  const int lanes = pairs ? 4 : 8;
+  for (int mask = 0; mask < (1 << lanes); ++mask) {
+    uint64_t packed = 0;
+    int rank = 0;
+    for (int lane = 0; lane < lanes; ++lane) {
+      if (mask >> lane & 1) {
+        const int to = unpack ? lane : rank;
+        const int from = unpack ? rank : lane;
+        const int width = pairs ? 2 : 1;
+        for (int half = 0; half < width; ++half) {
+          packed |= uint64_t(width * from + half) << (8 * (width * to + half));
+        }
+        ++rank;
+      }
+    }
+    table.indices[mask] = packed;
+  }
+  return table;
+}
+constexpr LaneTable kPack32 = make_lane_table(false, false);
+constexpr LaneTable kPack64 = make_lane_table(true, false);
+constexpr LaneTable kUnpack32 = make_lane_table(false, true);
+constexpr LaneTable kUnpack64 = make_lane_table(true, true);
+
+__m256i lane_order(const LaneTable& table, int mask) {
+  return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(table.indices[mask])));
+}
+
+// Appends the lanes of `value` selected by `mask` at dst (room for a full register); returns
+// how many.
+int pack_lanes(int mask, __m256 value, float* dst) {
+  _mm256_storeu_ps(dst, _mm256_permutevar8x32_ps(value, lane_order(kPack32, mask)));
+  return __builtin_popcount(mask);
+}
+int pack_lanes(int mask, __m256d value, double* dst) {
+  _mm256_storeu_pd(dst, _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(value), lane_order(kPack64, mask))));
+  return __builtin_popcount(mask);
+}
+
+// The inverse: lanes selected by `mask` take the next values from src, the others keep `base`.
+__m256 unpack_lanes(int mask, const float* src, __m256 base) {
+  const __m256 moved = _mm256_permutevar8x32_ps(_mm256_loadu_ps(src), lane_order(kUnpack32, mask));
+  const __m256i bit = _mm256_and_si256(_mm256_set1_epi32(mask), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128));
+  return _mm256_blendv_ps(base, moved, _mm256_castsi256_ps(_mm256_cmpgt_epi32(bit, _mm256_setzero_si256())));
+}
+__m256d unpack_lanes(int mask, const double* src, __m256d base) {
+  const __m256d moved =
+      _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(_mm256_loadu_pd(src)), lane_order(kUnpack64, mask)));
+  const __m256i bit = _mm256_and_si256(_mm256_set1_epi64x(mask), _mm256_setr_epi64x(1, 2, 4, 8));
+  return _mm256_blendv_pd(base, moved, _mm256_castsi256_pd(_mm256_cmpgt_epi64(bit, _mm256_setzero_si256())));
+}
+
 template <OutDtype D>
 constexpr std::size_t kOutBytes = D == OutDtype::kFloat64 ? 8 : D == OutDtype::kFloat32 ? 4 : 2;
 
+// The step's uniforms as registers in element order (bits[4 P] of 32-bit or 64-bit lanes).
+using RoundKeys = core::PhiloxRoundKeys<U32v<kPhiloxSets>>;
+
+template <bool f64>
+inline __attribute__((always_inline)) void step_bits(const RoundKeys& key, uint64_t counter, __m256i* bits) {
+  using Compute = std::conditional_t<f64, double, float>;
+  constexpr uint64_t mask = core::kCounterMask<Compute>;
+  U32v<kPhiloxSets> w[4];
+  counter_lanes(counter & mask, mask, w[0], w[1]);
+  w[2] = U32v<kPhiloxSets>(0u);
+  w[3] = U32v<kPhiloxSets>(0u);
+  core::philox4x32_10(w, key);
+  for (int p = 0; p < kPhiloxSets; ++p) {
+    (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
+  }
+}
+
+// Stores registers x, which belong at out + first, where they fall inside out[0, n).
+template <OutDtype D, class X>
+__attribute__((noinline)) void store_registers_partial(DtypeTag<D> tag, unsigned char* out, int64_t n, int64_t first,
+                                                       const X& x) {
+  constexpr int lanes = D == OutDtype::kFloat64 ? 4 : 8;
+  constexpr int count = static_cast<int>(sizeof(x.v) / sizeof(x.v[0]));
+  constexpr std::size_t bytes = kOutBytes<D>;
+  alignas(32) unsigned char tmp[count * lanes * bytes];
+  for (int k = 0; k < count; ++k) {
+    store(tag, tmp + k * lanes * bytes, x.v[k]);
+  }
+  const int64_t begin = first < 0 ? -first : 0;
+  const int64_t end = n - first < count * lanes ? n - first : count * lanes;
+  if (end > begin) {
+    std::memcpy(out + (first + begin) * bytes, tmp + begin * bytes, (end - begin) * bytes);
+  }
+}
+
+template <OutDtype D, class X>
+inline __attribute__((always_inline)) void store_registers(DtypeTag<D> tag, unsigned char* out, int64_t n,
+                                                           int64_t first, const X& x) {
+  constexpr int lanes = D == OutDtype::kFloat64 ? 4 : 8;
+  constexpr int count = static_cast<int>(sizeof(x.v) / sizeof(x.v[0]));
+  if (first >= 0 && first + count * lanes <= n) {
+    for (int k = 0; k < count; ++k) {
+      store(tag, out + (first + k * lanes) * kOutBytes<D>, x.v[k]);
+    }
+  } else {
+    store_registers_partial(tag, out, n, first, x);
+  }
+}
+
+// Any fill: the transform runs on kGroup registers at a time, straight from the Philox step.
 template <class Transform, OutDtype D>
-void fill_range(const Transform& transform, DtypeTag<D> tag, PhiloxKey key, unsigned char* out, int64_t n,
-                uint64_t g0) {
+void fill_range_direct(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
+                       int64_t n, uint64_t g0) {
   constexpr bool f64 = D == OutDtype::kFloat64;
   using Compute = std::conditional_t<f64, double, float>;
   constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
   constexpr int lanes = f64 ? 4 : 8;                  // elements per register
   constexpr int registers = 4 * kPhiloxSets;          // element registers per step
   constexpr int step = registers * lanes;             // elements per step
-  constexpr std::size_t bytes = kOutBytes<D>;
-  constexpr uint64_t mask = core::kCounterMask<Compute>;
 
   // Start at the first element of g0's counter; `i` is the output index of that element.
   const int64_t lead = static_cast<int64_t>(g0 % per_counter);
   uint64_t counter = core::counter_of<Compute>(g0);
   for (int64_t i = -lead; i < n; i += step, counter += 8 * kPhiloxSets) {
-    U32v<kPhiloxSets> w[4];
-    counter_lanes(counter & mask, mask, w[0], w[1]);
-    w[2] = U32v<kPhiloxSets>(0u);
-    w[3] = U32v<kPhiloxSets>(0u);
-    core::philox4x32_10(w, key);
     __m256i bits[registers];
-    for (int p = 0; p < kPhiloxSets; ++p) {
-      (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
-    }
-    for (int group = 0; group < registers; group += kGroup) {
-      const int64_t first = i + group * lanes;
-      if (first >= n) {
-        break;
-      }
+    step_bits<f64>(key, counter, bits);
+    for (int group = 0; group < registers && i + group * lanes < n; group += kGroup) {
       std::conditional_t<f64, U64v<kGroup>, U32v<kGroup>> r;
       for (int k = 0; k < kGroup; ++k) {
         r.v[k] = bits[group + k];
       }
-      const auto x = [&] {
-        if constexpr (f64) {
-          return transform(core::uniform_f64_from_bits(r));
-        } else {
-          return transform(core::uniform_f32_from_bits(r));
-        }
-      }();
-      if (first >= 0 && first + kGroup * lanes <= n) {
-        for (int k = 0; k < kGroup; ++k) {
-          store(tag, out + (first + k * lanes) * bytes, x.v[k]);
-        }
-      } else {  // a partial group at either end of the range
-        alignas(32) unsigned char tmp[kGroup * lanes * bytes];
-        for (int k = 0; k < kGroup; ++k) {
-          store(tag, tmp + k * lanes * bytes, x.v[k]);
-        }
-        const int64_t begin = first < 0 ? -first : 0;
-        const int64_t end = n - first < kGroup * lanes ? n - first : kGroup * lanes;
-        std::memcpy(out + (first + begin) * bytes, tmp + begin * bytes, (end - begin) * bytes);
+      if constexpr (f64) {
+        store_registers(tag, out, n, i + group * lanes, transform(core::uniform_f64_from_bits(r)));
+      } else {
+        store_registers(tag, out, n, i + group * lanes, transform(core::uniform_f32_from_bits(r)));
       }
+    }
+  }
+}
+
+// Quantile fills in stages (QuantileStage in core/transforms.h): per block of kBlockSteps Philox
+// steps, every lane takes the cheap central piece, and the lanes that need the tail (about 28%
+// of a normal_'s) are packed into full registers for the log, the square root and the tail
+// polynomial. Lane by lane the arithmetic is normal_quantile_lower's, so the bits are the same.
+#ifndef DEEPINIT_AVX2_BLOCK_STEPS
+#define DEEPINIT_AVX2_BLOCK_STEPS 8
+#endif
+constexpr int kBlockSteps = DEEPINIT_AVX2_BLOCK_STEPS;
+
+template <class Transform, OutDtype D>
+void fill_range_staged(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
+                       int64_t n, uint64_t g0) {
+  constexpr bool f64 = D == OutDtype::kFloat64;
+  using Compute = std::conditional_t<f64, double, float>;
+  using F = std::conditional_t<f64, F64v<1>, F32v<1>>;
+  using FGroup = std::conditional_t<f64, F64v<kGroup>, F32v<kGroup>>;
+  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
+  constexpr int lanes = f64 ? 4 : 8;
+  constexpr int registers = 4 * kPhiloxSets * kBlockSteps;
+  constexpr int block = registers * lanes;
+  constexpr int group = kGroup * lanes;
+
+  alignas(32) Compute x[block];
+  alignas(32) Compute flip[block];
+  alignas(32) Compute tail_p[block + group];
+  uint8_t tail_mask[registers];
+
+  const int64_t lead = static_cast<int64_t>(g0 % per_counter);
+  uint64_t counter = core::counter_of<Compute>(g0);
+  for (int64_t i = -lead; i < n; i += block, counter += 8 * kPhiloxSets * kBlockSteps) {
+    const int used = static_cast<int>(std::min<int64_t>(registers, (n - i + lanes - 1) / lanes));
+    int tails = 0;
+    for (int step = 0; step < kBlockSteps && step * 4 * kPhiloxSets < used; ++step) {
+      __m256i bits[4 * kPhiloxSets];
+      step_bits<f64>(key, counter + 8 * kPhiloxSets * step, bits);
+      for (int k = 0; k < 4 * kPhiloxSets; ++k) {
+        const int v = step * 4 * kPhiloxSets + k;
+        F u;
+        if constexpr (f64) {
+          U64v<1> r;
+          r.v[0] = bits[k];
+          u = core::uniform_f64_from_bits(r);
+        } else {
+          U32v<1> r;
+          r.v[0] = bits[k];
+          u = core::uniform_f32_from_bits(r);
+        }
+        const core::QuantileStage<F> stage = transform.begin(u);
+        const auto central = core::normal_quantile_is_central(stage.q);
+        store_aligned(x + v * lanes, core::normal_quantile_central(stage.q));
+        store_aligned(flip + v * lanes, stage.flip);
+        tail_mask[v] = static_cast<uint8_t>(~movemask(central) & ((1 << lanes) - 1));
+        tails += pack_lanes(tail_mask[v], stage.p.v[0], tail_p + tails);
+      }
+    }
+    for (int k = tails; k < (tails + group - 1) / group * group; ++k) {
+      tail_p[k] = 0.25;  // padding: any p in the tail's domain
+    }
+    for (int k = 0; k < tails; k += group) {
+      FGroup tail;
+      load_aligned_or_not(tail, tail_p + k);
+      store_unaligned(tail_p + k, core::normal_quantile_tail(sqrt_rn(-core::log_lane(tail))));
+    }
+    int next_tail = 0;
+    for (int v = 0; v < used; v += kGroup) {
+      FGroup x_lower, sign;
+      load_aligned_or_not(x_lower, x + v * lanes);
+      load_aligned_or_not(sign, flip + v * lanes);
+      for (int k = 0; k < kGroup; ++k) {
+        x_lower.v[k] = unpack_lanes(tail_mask[v + k], tail_p + next_tail, x_lower.v[k]);
+        next_tail += __builtin_popcount(tail_mask[v + k]);
+      }
+      store_registers(tag, out, n, i + v * lanes, transform.finish(sign, x_lower));
+    }
+  }
+}
+
+template <class Transform, OutDtype D>
+void fill_range(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out, int64_t n,
+                uint64_t g0) {
+  if constexpr (std::is_same_v<Transform, core::UniformTransform<std::conditional_t<D == OutDtype::kFloat64, double, float>>>) {
+    fill_range_direct(transform, tag, key, out, n, g0);
+  } else {
+    if (transform.staged()) {
+      fill_range_staged(transform, tag, key, out, n, g0);
+    } else {
+      fill_range_direct(transform, tag, key, out, n, g0);
     }
   }
 }
@@ -178,7 +379,7 @@ void fill_range(const Transform& transform, DtypeTag<D> tag, PhiloxKey key, unsi
 
 void fill_contiguous_avx2(const FillJob& job, void* out, int64_t n, uint64_t g0) {
   visit_job(job, [&](const auto& transform, auto tag) {
-    fill_range(transform, tag, PhiloxKey{job.key0, job.key1}, static_cast<unsigned char*>(out), n, g0);
+    fill_range(transform, tag, RoundKeys(PhiloxKey{job.key0, job.key1}), static_cast<unsigned char*>(out), n, g0);
   });
 }
 
