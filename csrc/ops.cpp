@@ -25,7 +25,7 @@ TORCH_LIBRARY(deepinit, m) {
   m.def(
       "trunc_normal_(Tensor(a!) self, float mean=0., float std=1., float a=-2., float b=2., *, int? seed=None, "
       "int offset=0, Generator? generator=None) -> ()");
-  // Which CPU kernel runs ("avx2" or "scalar"); returns the previous choice. For tests and
+  // Which CPU kernel runs ("avx512vl", "avx2" or "scalar"); returns the previous choice. For tests and
   // benchmarks that compare instruction sets.
   m.def("_set_cpu_capability(str capability) -> str");
   m.def("_cpu_capability() -> str");

@@ -24,7 +24,8 @@ struct UniformTransform {
 // central ones:
 //   const QuantileStage<F> s = transform.begin(u);  // p <= 1/2, q = p - 1/2, flip = +1 or -1
 //   x = transform.finish(s.flip, normal_quantile_lower(s.p, s.q));
-// operator() is exactly that composition whenever staged() is true.
+// operator() is exactly that composition whenever staged() is true. mostly_central() says
+// whether splitting the lanes pays (it does not when every p lies in the tail).
 template <class F>
 struct QuantileStage {
   F p;
@@ -39,6 +40,7 @@ struct NormalTransform {
   T std;
 
   DEEPINIT_HD bool staged() const { return true; }
+  DEEPINIT_HD bool mostly_central() const { return true; }
 
   template <class F>
   DEEPINIT_HD QuantileStage<F> begin(F u) const {
@@ -64,6 +66,7 @@ struct TruncatedNormalTransform {
   TruncatedNormalPlan<T> plan;
 
   DEEPINIT_HD bool staged() const { return plan.mode == TruncatedNormalMode::kLinear; }
+  DEEPINIT_HD bool mostly_central() const { return !plan.tail_only; }
 
   // kLinear only. The level in the plan's (possibly mirrored) frame and 1 minus it are exact.
   template <class F>

@@ -38,6 +38,7 @@ struct TruncatedNormalPlan {
   T lo, hi;      // clamp bounds, representable in the output dtype
   // kLinear: lower-half and mirrored upper-half probabilities, and those minus 1/2.
   T p_lower, q_lower, p_upper, q_upper, delta;
+  bool tail_only;  // kLinear with no p in the central region: a hint for SIMD backends
   // kLog: log Phi(beta) and Phi(alpha) / Phi(beta)
   T log_p_beta, mass_ratio;
   // kNarrow: x = anchor + scale * L, L from G = tilt_mass or from 1 - G = tilt_rest
@@ -144,6 +145,9 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
     plan.p_upper = to_compute(host::normal_cdf(-beta));
     plan.q_upper = to_compute(-0.5 * std::erf(beta * host::kInvSqrt2));
     plan.delta = to_compute(delta);
+    const double central_start = 0.5 - (std::is_same_v<T, double> ? kQuantileF64CentralLimit
+                                                                    : static_cast<double>(kQuantileF32CentralLimit));
+    plan.tail_only = p_alpha + delta < 0.99 * central_start;
     return plan;
   }
 

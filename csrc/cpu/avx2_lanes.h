@@ -1,7 +1,7 @@
 // AVX2 lane types for the core's templates: K registers of 8 float, 4 double, 8 x 32-bit or
 // 4 x 64-bit integer lanes, with the primitives listed in csrc/core/scalar_lanes.h.
-// Include only from a translation unit compiled for AVX2 + FMA + F16C (see fill_avx2.cpp); every
-// operation is exact or correctly rounded, so results equal the scalar lanes' bit for bit.
+// Include only through cpu/fill_avx2_kernels.h, which sets DEEPINIT_SIMD_TARGET (at least AVX2, FMA
+// and F16C); every operation is exact or correctly rounded, so results equal the scalar lanes'.
 #pragma once
 
 #include <immintrin.h>
@@ -16,7 +16,7 @@ namespace avx2 {
 // polynomial) then run K at a time, which is what keeps the FP units busy.
 // GCC does not apply `#pragma GCC target` to friends defined in class templates: mark them.
 #if defined(__GNUC__)
-#define DEEPINIT_AVX2_FN __attribute__((target("avx2,fma,f16c")))
+#define DEEPINIT_AVX2_FN __attribute__((target(DEEPINIT_SIMD_TARGET)))
 #else
 #define DEEPINIT_AVX2_FN
 #endif

@@ -15,6 +15,7 @@ using ContiguousFillFn = void (*)(const FillJob& job, void* out, int64_t n, uint
 void fill_contiguous_scalar(const FillJob& job, void* out, int64_t n, uint64_t g0);
 #if defined(__x86_64__) || defined(_M_X64)
 void fill_contiguous_avx2(const FillJob& job, void* out, int64_t n, uint64_t g0);
+void fill_contiguous_avx2_evex(const FillJob& job, void* out, int64_t n, uint64_t g0);
 #endif
 
 }  // namespace cpu

@@ -26,19 +26,17 @@ struct Capability {
   ContiguousFillFn fill;
 };
 
-bool cpu_supports_avx2() {
-#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-#else
-  return false;
-#endif
-}
-
 std::vector<Capability> available_capabilities() {
   std::vector<Capability> found;
-#if defined(__x86_64__) || defined(_M_X64)
-  if (cpu_supports_avx2()) {
+#if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  const bool avx512vl = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+  if (avx512vl) {
+    found.push_back({"avx512vl", &fill_contiguous_avx2_evex});
+  }
+  if (avx2) {
     found.push_back({"avx2", &fill_contiguous_avx2});
   }
 #endif

@@ -1,0 +1,409 @@
+// The AVX2 kernels: Philox counters in 8-lane registers, transposed into element order, then the
+// core's transforms on 8 float or 4 double lanes. Compiled once per x86 capability by a unit
+// that defines DEEPINIT_SIMD_TARGET (the instruction sets, as for __attribute__((target))),
+// DEEPINIT_CORE_ABI and DEEPINIT_SIMD_ENTRY (the function it defines): fill_avx2.cpp for AVX2,
+// fill_avx2_evex.cpp for the same code with AVX-512VL encodings (32 registers). fill_cpu.cpp
+// picks one at run time by what the CPU supports; all equal fill_contiguous_scalar bit for bit.
+#if defined(__x86_64__) || defined(_M_X64)
+
+// Standard headers first, so that only our own code below is compiled for AVX2.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+// Pragmas do not expand macros: build them with _Pragma.
+#define DEEPINIT_PRAGMA(text) _Pragma(#text)
+#define DEEPINIT_TARGET_PRAGMA(isa) DEEPINIT_PRAGMA(GCC target(isa))
+#define DEEPINIT_CLANG_TARGET_PRAGMA(isa) \
+  DEEPINIT_PRAGMA(clang attribute push(__attribute__((target(isa))), apply_to = function))
+#if defined(__clang__)
+DEEPINIT_CLANG_TARGET_PRAGMA(DEEPINIT_SIMD_TARGET)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+DEEPINIT_TARGET_PRAGMA(DEEPINIT_SIMD_TARGET)
+#endif
+
+#include "cpu/avx2_lanes.h"
+#include "cpu/contiguous_fill.h"
+
+namespace deepinit {
+namespace cpu {
+namespace {
+
+using namespace avx2;
+using core::PhiloxKey;
+
+#ifndef DEEPINIT_AVX2_PHILOX_SETS
+#define DEEPINIT_AVX2_PHILOX_SETS 2
+#endif
+#ifndef DEEPINIT_AVX2_GROUP
+#define DEEPINIT_AVX2_GROUP 4
+#endif
+// Counters per step are 8 x kPhiloxSets; transforms run on kGroup registers at a time. Both
+// only interleave independent dependency chains (measured best on Zen 4; see benchmarks/).
+constexpr int kPhiloxSets = DEEPINIT_AVX2_PHILOX_SETS;
+constexpr int kGroup = DEEPINIT_AVX2_GROUP;
+
+// Counters c, c+1, ..., c+8P-1 modulo 2^62 (float family) or 2^63 (float64), 8 per register.
+template <int P>
+void counter_lanes(uint64_t c, uint64_t mask, U32v<P>& lo, U32v<P>& hi) {
+  if (static_cast<uint32_t>(c) <= 0xFFFFFFFFu - (8 * P - 1) && c + (8 * P - 1) <= mask) {
+    const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(c))),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int p = 0; p < P; ++p) {
+      lo.v[p] = _mm256_add_epi32(base, _mm256_set1_epi32(8 * p));
+      hi.v[p] = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(c >> 32)));
+    }
+    return;
+  }
+  alignas(32) uint32_t l[8 * P], h[8 * P];
+  for (int j = 0; j < 8 * P; ++j) {
+    const uint64_t cj = (c + j) & mask;
+    l[j] = static_cast<uint32_t>(cj);
+    h[j] = static_cast<uint32_t>(cj >> 32);
+  }
+  for (int p = 0; p < P; ++p) {
+    lo.v[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(l + 8 * p));
+    hi.v[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(h + 8 * p));
+  }
+}
+
+// Float family: element 4j + k is word k of counter j; out[v] holds elements 8v .. 8v+7 of
+// the 32 elements of one register's counters.
+void elements_32(__m256i w0, __m256i w1, __m256i w2, __m256i w3, __m256i* out) {
+  const __m256i t0 = _mm256_unpacklo_epi32(w0, w1);
+  const __m256i t1 = _mm256_unpackhi_epi32(w0, w1);
+  const __m256i t2 = _mm256_unpacklo_epi32(w2, w3);
+  const __m256i t3 = _mm256_unpackhi_epi32(w2, w3);
+  const __m256i s0 = _mm256_unpacklo_epi64(t0, t2);  // elements 0-3 | 16-19
+  const __m256i s1 = _mm256_unpackhi_epi64(t0, t2);  // 4-7 | 20-23
+  const __m256i s2 = _mm256_unpacklo_epi64(t1, t3);  // 8-11 | 24-27
+  const __m256i s3 = _mm256_unpackhi_epi64(t1, t3);  // 12-15 | 28-31
+  out[0] = _mm256_permute2x128_si256(s0, s1, 0x20);
+  out[1] = _mm256_permute2x128_si256(s2, s3, 0x20);
+  out[2] = _mm256_permute2x128_si256(s0, s1, 0x31);
+  out[3] = _mm256_permute2x128_si256(s2, s3, 0x31);
+}
+
+// Float64: element 2j is words (1, 0) of counter j as (high, low), element 2j+1 words (3, 2).
+void elements_64(__m256i w0, __m256i w1, __m256i w2, __m256i w3, __m256i* out) {
+  const __m256i a = _mm256_unpacklo_epi32(w0, w1);  // elements 0, 2 | 8, 10
+  const __m256i b = _mm256_unpackhi_epi32(w0, w1);  // 4, 6 | 12, 14
+  const __m256i c = _mm256_unpacklo_epi32(w2, w3);  // 1, 3 | 9, 11
+  const __m256i d = _mm256_unpackhi_epi32(w2, w3);  // 5, 7 | 13, 15
+  const __m256i x0 = _mm256_unpacklo_epi64(a, c);   // 0, 1 | 8, 9
+  const __m256i x1 = _mm256_unpackhi_epi64(a, c);   // 2, 3 | 10, 11
+  const __m256i x2 = _mm256_unpacklo_epi64(b, d);   // 4, 5 | 12, 13
+  const __m256i x3 = _mm256_unpackhi_epi64(b, d);   // 6, 7 | 14, 15
+  out[0] = _mm256_permute2x128_si256(x0, x1, 0x20);
+  out[1] = _mm256_permute2x128_si256(x2, x3, 0x20);
+  out[2] = _mm256_permute2x128_si256(x0, x1, 0x31);
+  out[3] = _mm256_permute2x128_si256(x2, x3, 0x31);
+}
+
+// Round-to-nearest-even stores of one register: 8 float lanes (4 double lanes for kFloat64).
+void store(DtypeTag<OutDtype::kFloat32>, void* dst, __m256 x) { _mm256_storeu_ps(static_cast<float*>(dst), x); }
+void store(DtypeTag<OutDtype::kFloat64>, void* dst, __m256d x) { _mm256_storeu_pd(static_cast<double*>(dst), x); }
+void store(DtypeTag<OutDtype::kFloat16>, void* dst, __m256 x) {
+  _mm_storeu_si128(static_cast<__m128i*>(dst), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+void store(DtypeTag<OutDtype::kBFloat16>, void* dst, __m256 x) {
+  // The same rounding as c10::BFloat16: add 0x7fff plus the lowest kept bit, keep the top half.
+  const __m256i bits = _mm256_castps_si256(x);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
+  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0xD8);
+  _mm_storeu_si128(static_cast<__m128i*>(dst), _mm256_castsi256_si128(packed));
+}
+
+// Register <-> memory moves and lane access for the staged path's buffers.
+template <int K>
+void store_aligned(float* dst, const F32v<K>& x) {
+  for (int k = 0; k < K; ++k) _mm256_store_ps(dst + 8 * k, x.v[k]);
+}
+template <int K>
+void store_aligned(double* dst, const F64v<K>& x) {
+  for (int k = 0; k < K; ++k) _mm256_store_pd(dst + 4 * k, x.v[k]);
+}
+template <int K>
+void store_unaligned(float* dst, const F32v<K>& x) {
+  for (int k = 0; k < K; ++k) _mm256_storeu_ps(dst + 8 * k, x.v[k]);
+}
+template <int K>
+void store_unaligned(double* dst, const F64v<K>& x) {
+  for (int k = 0; k < K; ++k) _mm256_storeu_pd(dst + 4 * k, x.v[k]);
+}
+template <int K>
+void load_aligned_or_not(F32v<K>& x, const float* src) {
+  for (int k = 0; k < K; ++k) x.v[k] = _mm256_loadu_ps(src + 8 * k);
+}
+template <int K>
+void load_aligned_or_not(F64v<K>& x, const double* src) {
+  for (int k = 0; k < K; ++k) x.v[k] = _mm256_loadu_pd(src + 4 * k);
+}
+template <int K>
+int movemask(const M32v<K>& m, int k) {
+  return _mm256_movemask_ps(m.v[k]);
+}
+template <int K>
+int movemask(const M64v<K>& m, int k) {
+  return _mm256_movemask_pd(m.v[k]);
+}
+
+// Packing and unpacking lanes without branches. For each lane mask, kPack gives the 32-bit lane
+// indices that move the selected lanes to the front, kUnpack those that move the front lanes
+// back to the selected places (8 float lanes; or 4 double lanes as pairs of 32-bit lanes).
+struct LaneTable {
+  uint64_t indices[256];  // one byte per 32-bit lane
+};
+constexpr LaneTable make_lane_table(bool pairs, bool unpack) {
+  LaneTable table{};
+  const int lanes = pairs ? 4 : 8;
+  for (int mask = 0; mask < (1 << lanes); ++mask) {
+    uint64_t packed = 0;
+    int rank = 0;
+    for (int lane = 0; lane < lanes; ++lane) {
+      if (mask >> lane & 1) {
+        const int to = unpack ? lane : rank;
+        const int from = unpack ? rank : lane;
+        const int width = pairs ? 2 : 1;
+        for (int half = 0; half < width; ++half) {
+          packed |= uint64_t(width * from + half) << (8 * (width * to + half));
+        }
+        ++rank;
+      }
+    }
+    table.indices[mask] = packed;
+  }
+  return table;
+}
+constexpr LaneTable kPack32 = make_lane_table(false, false);
+constexpr LaneTable kPack64 = make_lane_table(true, false);
+constexpr LaneTable kUnpack32 = make_lane_table(false, true);
+constexpr LaneTable kUnpack64 = make_lane_table(true, true);
+
+__m256i lane_order(const LaneTable& table, int mask) {
+  return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(table.indices[mask])));
+}
+
+// Appends the lanes of `value` selected by `mask` at dst (room for a full register); returns
+// how many.
+int pack_lanes(int mask, __m256 value, float* dst) {
+  _mm256_storeu_ps(dst, _mm256_permutevar8x32_ps(value, lane_order(kPack32, mask)));
+  return __builtin_popcount(mask);
+}
+int pack_lanes(int mask, __m256d value, double* dst) {
+  _mm256_storeu_pd(dst, _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(value), lane_order(kPack64, mask))));
+  return __builtin_popcount(mask);
+}
+
+// The inverse: lanes selected by `mask` take the next values from src, the others keep `base`.
+__m256 unpack_lanes(int mask, const float* src, __m256 base) {
+  const __m256 moved = _mm256_permutevar8x32_ps(_mm256_loadu_ps(src), lane_order(kUnpack32, mask));
+  const __m256i bit = _mm256_and_si256(_mm256_set1_epi32(mask), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128));
+  return _mm256_blendv_ps(base, moved, _mm256_castsi256_ps(_mm256_cmpgt_epi32(bit, _mm256_setzero_si256())));
+}
+__m256d unpack_lanes(int mask, const double* src, __m256d base) {
+  const __m256d moved =
+      _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(_mm256_loadu_pd(src)), lane_order(kUnpack64, mask)));
+  const __m256i bit = _mm256_and_si256(_mm256_set1_epi64x(mask), _mm256_setr_epi64x(1, 2, 4, 8));
+  return _mm256_blendv_pd(base, moved, _mm256_castsi256_pd(_mm256_cmpgt_epi64(bit, _mm256_setzero_si256())));
+}
+
+template <OutDtype D>
+constexpr std::size_t kOutBytes = D == OutDtype::kFloat64 ? 8 : D == OutDtype::kFloat32 ? 4 : 2;
+
+// The step's uniforms as registers in element order (bits[4 P] of 32-bit or 64-bit lanes).
+using RoundKeys = core::PhiloxRoundKeys<U32v<kPhiloxSets>>;
+
+template <bool f64>
+inline __attribute__((always_inline)) void step_bits(const RoundKeys& key, uint64_t counter, __m256i* bits) {
+  using Compute = std::conditional_t<f64, double, float>;
+  constexpr uint64_t mask = core::kCounterMask<Compute>;
+  U32v<kPhiloxSets> w[4];
+  counter_lanes(counter & mask, mask, w[0], w[1]);
+  w[2] = U32v<kPhiloxSets>(0u);
+  w[3] = U32v<kPhiloxSets>(0u);
+  core::philox4x32_10(w, key);
+  for (int p = 0; p < kPhiloxSets; ++p) {
+    (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
+  }
+}
+
+// Stores registers x, which belong at out + first, where they fall inside out[0, n).
+template <OutDtype D, class X>
+__attribute__((noinline)) void store_registers_partial(DtypeTag<D> tag, unsigned char* out, int64_t n, int64_t first,
+                                                       const X& x) {
+  constexpr int lanes = D == OutDtype::kFloat64 ? 4 : 8;
+  constexpr int count = static_cast<int>(sizeof(x.v) / sizeof(x.v[0]));
+  constexpr std::size_t bytes = kOutBytes<D>;
+  alignas(32) unsigned char tmp[count * lanes * bytes];
+  for (int k = 0; k < count; ++k) {
+    store(tag, tmp + k * lanes * bytes, x.v[k]);
+  }
+  const int64_t begin = first < 0 ? -first : 0;
+  const int64_t end = n - first < count * lanes ? n - first : count * lanes;
+  if (end > begin) {
+    std::memcpy(out + (first + begin) * bytes, tmp + begin * bytes, (end - begin) * bytes);
+  }
+}
+
+template <OutDtype D, class X>
+inline __attribute__((always_inline)) void store_registers(DtypeTag<D> tag, unsigned char* out, int64_t n,
+                                                           int64_t first, const X& x) {
+  constexpr int lanes = D == OutDtype::kFloat64 ? 4 : 8;
+  constexpr int count = static_cast<int>(sizeof(x.v) / sizeof(x.v[0]));
+  if (first >= 0 && first + count * lanes <= n) {
+    for (int k = 0; k < count; ++k) {
+      store(tag, out + (first + k * lanes) * kOutBytes<D>, x.v[k]);
+    }
+  } else {
+    store_registers_partial(tag, out, n, first, x);
+  }
+}
+
+// Any fill: the transform runs on kGroup registers at a time, straight from the Philox step.
+template <class Transform, OutDtype D>
+void fill_range_direct(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
+                       int64_t n, uint64_t g0) {
+  constexpr bool f64 = D == OutDtype::kFloat64;
+  using Compute = std::conditional_t<f64, double, float>;
+  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
+  constexpr int lanes = f64 ? 4 : 8;                  // elements per register
+  constexpr int registers = 4 * kPhiloxSets;          // element registers per step
+  constexpr int step = registers * lanes;             // elements per step
+
+  // Start at the first element of g0's counter; `i` is the output index of that element.
+  const int64_t lead = static_cast<int64_t>(g0 % per_counter);
+  uint64_t counter = core::counter_of<Compute>(g0);
+  for (int64_t i = -lead; i < n; i += step, counter += 8 * kPhiloxSets) {
+    __m256i bits[registers];
+    step_bits<f64>(key, counter, bits);
+    for (int group = 0; group < registers && i + group * lanes < n; group += kGroup) {
+      std::conditional_t<f64, U64v<kGroup>, U32v<kGroup>> r;
+      for (int k = 0; k < kGroup; ++k) {
+        r.v[k] = bits[group + k];
+      }
+      if constexpr (f64) {
+        store_registers(tag, out, n, i + group * lanes, transform(core::uniform_f64_from_bits(r)));
+      } else {
+        store_registers(tag, out, n, i + group * lanes, transform(core::uniform_f32_from_bits(r)));
+      }
+    }
+  }
+}
+
+// Quantile fills in stages (QuantileStage in core/transforms.h): per block of kBlockSteps Philox
+// steps, every lane takes the cheap central piece, and the lanes that need the tail (about 28%
+// of a normal_'s) are packed into full registers for the log, the square root and the tail
+// polynomial. Lane by lane the arithmetic is normal_quantile_lower's, so the bits are the same.
+#ifndef DEEPINIT_AVX2_BLOCK_STEPS
+#define DEEPINIT_AVX2_BLOCK_STEPS 8
+#endif
+constexpr int kBlockSteps = DEEPINIT_AVX2_BLOCK_STEPS;
+
+template <class Transform, OutDtype D>
+void fill_range_staged(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
+                       int64_t n, uint64_t g0) {
+  constexpr bool f64 = D == OutDtype::kFloat64;
+  using Compute = std::conditional_t<f64, double, float>;
+  using FGroup = std::conditional_t<f64, F64v<kGroup>, F32v<kGroup>>;
+  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
+  constexpr int lanes = f64 ? 4 : 8;
+  constexpr int registers = 4 * kPhiloxSets * kBlockSteps;
+  constexpr int block = registers * lanes;
+  constexpr int group = kGroup * lanes;
+
+  alignas(32) Compute x[block];
+  alignas(32) Compute flip[block];
+  alignas(32) Compute tail_p[block + group];
+  uint8_t tail_mask[registers];
+
+  const int64_t lead = static_cast<int64_t>(g0 % per_counter);
+  uint64_t counter = core::counter_of<Compute>(g0);
+  for (int64_t i = -lead; i < n; i += block, counter += 8 * kPhiloxSets * kBlockSteps) {
+    const int used = static_cast<int>(std::min<int64_t>(registers, (n - i + lanes - 1) / lanes));
+    int tails = 0;
+    for (int step = 0; step < kBlockSteps && step * 4 * kPhiloxSets < used; ++step) {
+      __m256i bits[4 * kPhiloxSets];
+      step_bits<f64>(key, counter + 8 * kPhiloxSets * step, bits);
+      for (int k = 0; k < 4 * kPhiloxSets; k += kGroup) {
+        const int v = step * 4 * kPhiloxSets + k;
+        FGroup u;
+        if constexpr (f64) {
+          U64v<kGroup> r;
+          for (int j = 0; j < kGroup; ++j) r.v[j] = bits[k + j];
+          u = core::uniform_f64_from_bits(r);
+        } else {
+          U32v<kGroup> r;
+          for (int j = 0; j < kGroup; ++j) r.v[j] = bits[k + j];
+          u = core::uniform_f32_from_bits(r);
+        }
+        const core::QuantileStage<FGroup> stage = transform.begin(u);
+        const auto central = core::normal_quantile_is_central(stage.q);
+        store_aligned(x + v * lanes, core::normal_quantile_central(stage.q));
+        store_aligned(flip + v * lanes, stage.flip);
+        for (int j = 0; j < kGroup; ++j) {
+          tail_mask[v + j] = static_cast<uint8_t>(~movemask(central, j) & ((1 << lanes) - 1));
+          tails += pack_lanes(tail_mask[v + j], stage.p.v[j], tail_p + tails);
+        }
+      }
+    }
+    for (int k = tails; k < (tails + group - 1) / group * group; ++k) {
+      tail_p[k] = 0.25;  // padding: any p in the tail's domain
+    }
+    for (int k = 0; k < tails; k += group) {
+      FGroup tail;
+      load_aligned_or_not(tail, tail_p + k);
+      store_unaligned(tail_p + k, core::normal_quantile_tail(sqrt_rn(-core::log_lane(tail))));
+    }
+    int next_tail = 0;
+    for (int v = 0; v < used; v += kGroup) {
+      FGroup x_lower, sign;
+      load_aligned_or_not(x_lower, x + v * lanes);
+      load_aligned_or_not(sign, flip + v * lanes);
+      for (int k = 0; k < kGroup; ++k) {
+        x_lower.v[k] = unpack_lanes(tail_mask[v + k], tail_p + next_tail, x_lower.v[k]);
+        next_tail += __builtin_popcount(tail_mask[v + k]);
+      }
+      store_registers(tag, out, n, i + v * lanes, transform.finish(sign, x_lower));
+    }
+  }
+}
+
+template <class Transform, OutDtype D>
+void fill_range(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out, int64_t n,
+                uint64_t g0) {
+  if constexpr (std::is_same_v<Transform, core::UniformTransform<std::conditional_t<D == OutDtype::kFloat64, double, float>>>) {
+    fill_range_direct(transform, tag, key, out, n, g0);
+  } else {
+    if (transform.staged() && transform.mostly_central()) {
+      fill_range_staged(transform, tag, key, out, n, g0);
+    } else {
+      fill_range_direct(transform, tag, key, out, n, g0);
+    }
+  }
+}
+
+}  // namespace
+
+void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, int64_t n, uint64_t g0) {
+  visit_job(job, [&](const auto& transform, auto tag) {
+    fill_range(transform, tag, RoundKeys(PhiloxKey{job.key0, job.key1}), static_cast<unsigned char*>(out), n, g0);
+  });
+}
+
+}  // namespace cpu
+}  // namespace deepinit
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#endif  // x86-64
