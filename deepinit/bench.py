@@ -1,10 +1,14 @@
-"""``python -m deepinit.bench``: every deepinit initialiser against its torch.nn.init twin.
+"""``python -m deepinit.bench``: every deepinit initialiser against its torch.nn.init twin (and
+JAX's, when JAX is installed and ``--jax`` is given).
 
-For each device, size and dtype it prints time, GB/s written, the speedup over torch, and the
-share of the device's ``fill_`` bandwidth measured in the same run. Tensors are allocated and
-touched once, before timing, so the figures are for memory already mapped (first-touch page
-faults would dominate otherwise; benchmarks/README.md says more). Medians of repeated calls;
-CUDA timings use events after a synchronize.
+For each device, shape and dtype it prints time, GB/s written, the speedup over torch, and the
+share of the bandwidth of ``fill_`` on the same tensor. deepinit, torch and ``fill_`` are timed
+in turns, call after call, and each figure is the median of its own series, so that a slow
+spell of a shared machine hits all of them alike. Tensors are allocated and touched before
+timing: the figures are for memory already mapped (first-touch page faults would dominate
+otherwise). CUDA timings use events after a synchronize. JAX runs in a child process (its
+thread pool would otherwise compete with torch's) and creates a new array on every call, as
+its API does, so its times include that allocation.
 """
 
 import argparse
@@ -12,6 +16,7 @@ import json
 import math
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -25,28 +30,57 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.f
 DEFAULT_SHAPES = [(1000, 1000), (10_000, 1000), (1_000_000, 128)]
 
 
-def _case(label, ours, theirs):
-    return {"function": label, "deepinit": ours, "torch": theirs}
+@dataclass
+class Case:
+    function: str
+    deepinit: object
+    torch: object
+    jax: object = None  # (key, shape, dtype) -> array, or None where JAX has no twin
 
 
-# (label, deepinit call, torch.nn.init call); all on a 2-D tensor.
+def _jax_cases():
+    """JAX twins by function label: jax.random and jax.nn.initializers, jit-compiled."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return {}
+    init = jax.nn.initializers
+
+    def jit(make):
+        return jax.jit(make, static_argnums=(1, 2))
+
+    return {
+        "uniform_": jit(lambda k, s, d: jax.random.uniform(k, s, d, -1.0, 1.0)),
+        "normal_": jit(lambda k, s, d: 0.02 * jax.random.normal(k, s, d)),
+        "trunc_normal_(std=0.02)": jit(lambda k, s, d: init.truncated_normal(0.02)(k, s, d)),
+        "trunc_normal_(std=1,a=-2,b=2)": jit(lambda k, s, d: jax.random.truncated_normal(k, -2.0, 2.0, s, d)),
+        "trunc_normal_(std=1,a=5,b=6)": jit(lambda k, s, d: jax.random.truncated_normal(k, 5.0, 6.0, s, d)),
+        "kaiming_uniform_": jit(lambda k, s, d: init.he_uniform()(k, s, d)),
+        "kaiming_normal_": jit(lambda k, s, d: init.he_normal()(k, s, d)),
+        "xavier_uniform_": jit(lambda k, s, d: init.glorot_uniform()(k, s, d)),
+        "xavier_normal_": jit(lambda k, s, d: init.glorot_normal()(k, s, d)),
+        "zeros_": jit(lambda k, s, d: jnp.zeros(s, d)),
+        "ones_": jit(lambda k, s, d: jnp.ones(s, d)),
+        "constant_": jit(lambda k, s, d: jnp.full(s, 0.5, d)),
+    }
+
+
 CASES = [
-    _case("zeros_", deepinit.zeros_, tinit.zeros_),
-    _case("ones_", deepinit.ones_, tinit.ones_),
-    _case("constant_", lambda t: deepinit.constant_(t, 0.5), lambda t: tinit.constant_(t, 0.5)),
-    _case("uniform_", lambda t: deepinit.uniform_(t, -1, 1), lambda t: tinit.uniform_(t, -1, 1)),
-    _case("normal_", lambda t: deepinit.normal_(t, 0, 0.02), lambda t: tinit.normal_(t, 0, 0.02)),
-    _case("trunc_normal_(std=0.02)", lambda t: deepinit.trunc_normal_(t, std=0.02), lambda t: tinit.trunc_normal_(t, std=0.02)),
-    _case("trunc_normal_(std=1,a=-2,b=2)", lambda t: deepinit.trunc_normal_(t), lambda t: tinit.trunc_normal_(t)),
-    _case(
-        "trunc_normal_(std=1,a=5,b=6)",
-        lambda t: deepinit.trunc_normal_(t, a=5.0, b=6.0),
-        lambda t: tinit.trunc_normal_(t, a=5.0, b=6.0),
-    ),
-    _case("kaiming_uniform_", deepinit.kaiming_uniform_, tinit.kaiming_uniform_),
-    _case("kaiming_normal_", deepinit.kaiming_normal_, tinit.kaiming_normal_),
-    _case("xavier_uniform_", deepinit.xavier_uniform_, tinit.xavier_uniform_),
-    _case("xavier_normal_", deepinit.xavier_normal_, tinit.xavier_normal_),
+    Case("zeros_", deepinit.zeros_, tinit.zeros_),
+    Case("ones_", deepinit.ones_, tinit.ones_),
+    Case("constant_", lambda t: deepinit.constant_(t, 0.5), lambda t: tinit.constant_(t, 0.5)),
+    Case("uniform_", lambda t: deepinit.uniform_(t, -1, 1), lambda t: tinit.uniform_(t, -1, 1)),
+    Case("normal_", lambda t: deepinit.normal_(t, 0, 0.02), lambda t: tinit.normal_(t, 0, 0.02)),
+    Case("trunc_normal_(std=0.02)", lambda t: deepinit.trunc_normal_(t, std=0.02),
+         lambda t: tinit.trunc_normal_(t, std=0.02)),
+    Case("trunc_normal_(std=1,a=-2,b=2)", lambda t: deepinit.trunc_normal_(t), lambda t: tinit.trunc_normal_(t)),
+    Case("trunc_normal_(std=1,a=5,b=6)", lambda t: deepinit.trunc_normal_(t, a=5.0, b=6.0),
+         lambda t: tinit.trunc_normal_(t, a=5.0, b=6.0)),
+    Case("kaiming_uniform_", deepinit.kaiming_uniform_, tinit.kaiming_uniform_),
+    Case("kaiming_normal_", deepinit.kaiming_normal_, tinit.kaiming_normal_),
+    Case("xavier_uniform_", deepinit.xavier_uniform_, tinit.xavier_uniform_),
+    Case("xavier_normal_", deepinit.xavier_normal_, tinit.xavier_normal_),
 ]
 
 
@@ -59,41 +93,50 @@ class Row:
     deepinit_ms: float
     deepinit_gbps: float
     torch_ms: float  # nan when skipped
-    speedup: float
-    fill_fraction: float  # deepinit GB/s over fill_ GB/s of the same tensor
+    speedup: float  # torch_ms / deepinit_ms
+    fill_fraction: float  # deepinit GB/s over fill_ GB/s on the same tensor
+    jax_ms: float  # nan without JAX
     threads: int
 
 
-class Timer:
-    def __init__(self, device, min_repeats, min_seconds, max_seconds):
-        self.cuda = device.startswith("cuda")
-        self.min_repeats, self.min_seconds, self.max_seconds = min_repeats, min_seconds, max_seconds
+def _clock(device):
+    if device.startswith("cuda"):
 
-    def _once(self, fn, tensor):
-        if self.cuda:
+        def timed(fn):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             torch.cuda.synchronize()
             start.record()
-            fn(tensor)
+            fn()
             end.record()
             end.synchronize()
             return start.elapsed_time(end) / 1e3
+
+        return timed
+
+    def timed(fn):
         t0 = time.perf_counter()
-        fn(tensor)
+        fn()
         return time.perf_counter() - t0
 
-    def median_seconds(self, fn, tensor):
-        """Median of repeated calls after one warm-up; a call slower than max_seconds is timed once."""
-        first = self._once(fn, tensor)
-        if first > self.max_seconds:
-            return first
-        times = []
-        began = time.perf_counter()
-        while len(times) < self.min_repeats or time.perf_counter() - began < self.min_seconds:
-            times.append(self._once(fn, tensor))
-            if len(times) >= 200:
-                break
-        return statistics.median(times)
+    return timed
+
+
+def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=5.0):
+    """Median seconds of each call in `calls`, timed in turns after a warm-up round. A call slower
+    than max_seconds on warm-up is timed once; `None` entries are skipped (nan)."""
+    timed = _clock(device)
+    first = [timed(c) if c is not None else math.nan for c in calls]
+    series = [[] for _ in calls]
+    began = time.perf_counter()
+    rounds = 0
+    while rounds < min_repeats or time.perf_counter() - began < min_seconds:
+        for i, c in enumerate(calls):
+            if c is not None and first[i] <= max_seconds:
+                series[i].append(timed(c))
+        rounds += 1
+        if rounds >= 200 or time.perf_counter() - began > 30 * min_seconds:
+            break
+    return [statistics.median(s) if s else first[i] for i, s in enumerate(series)]
 
 
 def _progress(message):
@@ -101,51 +144,121 @@ def _progress(message):
     sys.stderr.flush()
 
 
-def run(devices, shapes, dtypes, functions, min_repeats=5, min_seconds=0.3, torch_budget=20.0, max_seconds=5.0):
+def run(devices, shapes, dtypes, functions=None, with_jax=False, torch_budget=20.0, min_repeats=7):
     rows = []
-    cases = [c for c in CASES if functions is None or c["function"] in functions]
+    cases = [c for c in CASES if functions is None or c.function in functions]
     total = len(devices) * len(shapes) * len(dtypes) * len(cases)
     done = 0
     for device in devices:
-        timer = Timer(device, min_repeats, min_seconds, max_seconds)
         torch_seconds_per_element = {}  # to skip torch calls predicted to take too long
         for dtype_name in dtypes:
             for shape in sorted(shapes, key=math.prod):
                 tensor = torch.zeros(shape, dtype=DTYPES[dtype_name], device=device)  # allocated and touched
                 written = tensor.numel() * tensor.element_size()
-                fill_gbps = written / timer.median_seconds(lambda t: t.fill_(1.0), tensor) / 1e9
                 for case in cases:
                     done += 1
-                    _progress(f"[{done}/{total}] {device} {dtype_name} {shape} {case['function']}")
-                    ours = timer.median_seconds(case["deepinit"], tensor)
-                    key = (case["function"], dtype_name)
-                    predicted = torch_seconds_per_element.get(key, 0.0) * tensor.numel()
-                    if predicted > torch_budget:
-                        theirs = math.nan
-                    else:
-                        theirs = timer.median_seconds(case["torch"], tensor)
+                    _progress(f"[{done}/{total}] {device} {dtype_name} {shape} {case.function}")
+                    key = (case.function, dtype_name)
+                    skip_torch = torch_seconds_per_element.get(key, 0.0) * tensor.numel() > torch_budget
+                    calls = [
+                        lambda: case.deepinit(tensor),
+                        None if skip_torch else (lambda: case.torch(tensor)),
+                        lambda: tensor.fill_(1.0),
+                    ]
+                    ours, theirs, fill = measure_in_turns(device, calls, min_repeats=min_repeats)
+                    if not skip_torch:
                         torch_seconds_per_element[key] = theirs / tensor.numel()
                     gbps = written / ours / 1e9
                     rows.append(
-                        Row(device, case["function"], tuple(shape), dtype_name, ours * 1e3, gbps, theirs * 1e3,
-                            theirs / ours, gbps / fill_gbps, torch.get_num_threads())
+                        Row(device, case.function, tuple(shape), dtype_name, ours * 1e3, gbps, theirs * 1e3,
+                            theirs / ours, gbps / (written / fill / 1e9), math.nan, torch.get_num_threads())
                     )
     _progress("")
+    if with_jax:
+        _add_jax_times(rows, min_repeats)
     return rows
 
 
+def _add_jax_times(rows, min_repeats):
+    """Times JAX's twins of the CPU rows in a child process and fills in jax_ms."""
+    wanted = [(r.function, list(r.shape), r.dtype) for r in rows if r.device == "cpu" and r.dtype != "float64"]
+    _progress("JAX, in a child process")
+    result = subprocess.run(
+        [sys.executable, "-m", "deepinit.bench", "--jax-worker", json.dumps({"cases": wanted, "repeats": min_repeats})],
+        capture_output=True, text=True, check=True,
+    )
+    times = {(f, tuple(s), d): ms for f, s, d, ms in json.loads(result.stdout)}
+    for r in rows:
+        r.jax_ms = times.get((r.function, r.shape, r.dtype), math.nan)
+    _progress("")
+
+
+def _jax_worker(request):
+    import jax
+    import jax.numpy as jnp
+
+    cases = _jax_cases()
+    if not cases:
+        raise SystemExit("--jax: JAX is not installed (pip install jax)")
+    key = jax.random.PRNGKey(0)
+    dtypes = {"float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16}
+    out = []
+    for function, shape, dtype in request["cases"]:
+        fn = cases.get(function)
+        if fn is None:
+            continue
+        shape = tuple(shape)
+        call = lambda: fn(key, shape, dtypes[dtype]).block_until_ready()  # noqa: E731
+        (seconds,) = measure_in_turns("cpu", [call], min_repeats=request["repeats"])
+        out.append((function, shape, dtype, seconds * 1e3))
+    print(json.dumps(out))
+
+
 def format_table(rows):
-    header = f"{'device':6} {'function':31} {'shape':>13} {'dtype':8} {'deepinit ms':>11} {'GB/s':>7} {'torch ms':>10} {'speedup':>8} {'% fill_':>7}"
+    with_jax = any(not math.isnan(r.jax_ms) for r in rows)
+    header = (f"{'device':6} {'function':29} {'shape':>11} {'dtype':8} {'deepinit ms':>11} {'GB/s':>7} "
+              f"{'torch ms':>10} {'speedup':>8} {'% fill_':>7}" + (f" {'jax ms':>9}" if with_jax else ""))
     lines = [header, "-" * len(header)]
     for r in rows:
         shape = "x".join(str(s) for s in r.shape)
         torch_ms = "skipped" if math.isnan(r.torch_ms) else f"{r.torch_ms:10.2f}"
         speedup = "" if math.isnan(r.speedup) else f"{r.speedup:7.1f}x"
-        lines.append(
-            f"{r.device:6} {r.function:31} {shape:>13} {r.dtype:8} {r.deepinit_ms:11.2f} {r.deepinit_gbps:7.2f} "
-            f"{torch_ms:>10} {speedup:>8} {100 * r.fill_fraction:6.0f}%"
-        )
+        line = (f"{r.device:6} {r.function:29} {shape:>11} {r.dtype:8} {r.deepinit_ms:11.2f} {r.deepinit_gbps:7.2f} "
+                f"{torch_ms:>10} {speedup:>8} {100 * r.fill_fraction:6.0f}%")
+        if with_jax:
+            line += " " + ("" if math.isnan(r.jax_ms) else f"{r.jax_ms:9.2f}").rjust(9)
+        lines.append(line)
     return "\n".join(lines)
+
+
+def plot(rows, path):
+    """Bars of GB/s per function and shape: deepinit, torch (and JAX)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = sorted({(r.device, r.dtype, r.shape) for r in rows}, key=lambda g: (g[0], g[1], math.prod(g[2])))
+    functions = list(dict.fromkeys(r.function for r in rows))
+    fig, axes = plt.subplots(len(groups), 1, figsize=(12, 3.2 * len(groups)), squeeze=False)
+    for ax, (device, dtype, shape) in zip(axes[:, 0], groups):
+        sel = {r.function: r for r in rows if (r.device, r.dtype, r.shape) == (device, dtype, shape)}
+        bytes_ = math.prod(shape) * torch.tensor([], dtype=DTYPES[dtype]).element_size()
+        series = [("deepinit", lambda r: r.deepinit_gbps), ("torch.nn.init", lambda r: bytes_ / r.torch_ms / 1e6)]
+        if any(not math.isnan(r.jax_ms) for r in sel.values()):
+            series.append(("jax", lambda r: bytes_ / r.jax_ms / 1e6))
+        width = 0.8 / len(series)
+        for k, (label, value) in enumerate(series):
+            xs = [i + (k - (len(series) - 1) / 2) * width for i in range(len(functions))]
+            ax.bar(xs, [value(sel[f]) if f in sel else 0 for f in functions], width, label=label)
+        ax.set_yscale("log")
+        ax.set_ylabel("GB/s written")
+        ax.set_title(f"{device} {dtype} {'x'.join(map(str, shape))}")
+        ax.set_xticks(range(len(functions)))
+        ax.set_xticklabels(functions, rotation=25, ha="right", fontsize=8)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def machine_description():
@@ -185,11 +298,17 @@ def main(argv=None):
     parser.add_argument("--dtypes", default="float32", help=f"comma-separated, from {', '.join(DTYPES)}")
     parser.add_argument("--functions", default=None, help="comma-separated function labels (default: all)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before running")
-    parser.add_argument("--repeats", type=int, default=5, help="minimum timed calls per measurement")
+    parser.add_argument("--repeats", type=int, default=7, help="minimum timed rounds per measurement")
     parser.add_argument("--torch-budget", type=float, default=20.0,
                         help="skip a torch call predicted to take longer than this many seconds")
+    parser.add_argument("--jax", action="store_true", help="also time JAX's twins on the CPU (needs jax)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows and machine description as JSON")
+    parser.add_argument("--plot", metavar="PATH", help="also draw GB/s per function into a PNG (needs matplotlib)")
+    parser.add_argument("--jax-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.jax_worker:
+        _jax_worker(json.loads(args.jax_worker))
+        return 0
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -199,19 +318,21 @@ def main(argv=None):
         devices = args.device.split(",")
     shapes = [parse_shape(s) for s in args.shapes.split(",")] if args.shapes else DEFAULT_SHAPES
     functions = args.functions.split(",") if args.functions else None
-    dtypes = args.dtypes.split(",")
 
     machine = machine_description()
     print(f"deepinit {machine['deepinit']}, torch {machine['torch']}, {machine['processor']}, "
           f"{machine['threads']} threads, CPU kernel {machine['cpu_kernel']}"
           + (f", {machine['gpu']}" if "gpu" in machine else ""))
-    print("Memory already touched before timing; medians; GB/s = bytes written / time; % fill_ = share of "
-          "the bandwidth of tensor.fill_ on the same tensor.\n")
-    rows = run(devices, shapes, dtypes, functions, min_repeats=args.repeats, torch_budget=args.torch_budget)
+    print("Memory touched before timing; deepinit, torch and fill_ timed in turns, medians; GB/s = bytes "
+          "written / time; % fill_ = share of tensor.fill_'s bandwidth on the same tensor.\n")
+    rows = run(devices, shapes, args.dtypes.split(","), functions, with_jax=args.jax,
+               torch_budget=args.torch_budget, min_repeats=args.repeats)
     print(format_table(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "rows": [asdict(r) for r in rows]}, f, indent=1)
+    if args.plot:
+        plot(rows, args.plot)
     return 0
 
 
