@@ -82,21 +82,40 @@ std::string set_cpu_capability(const std::string& name) {
 
 std::string cpu_capability() { return current_capability().load()->name; }
 
-constexpr int64_t kGrain = 1 << 15;   // elements per parallel task, at least
+constexpr int64_t kBlock = 1 << 15;     // elements a thread takes at a time
 constexpr int64_t kScatterBlock = 512;  // elements staged on the stack for a strided innermost dim
 
-// Contiguous in memory and in logical order: one run per task.
+// Calls body(begin, end) on blocks of [0, total), which at::get_num_threads() threads take in
+// turn from a shared counter: a thread slowed down (by another process on its core, or a
+// slower core) takes fewer blocks instead of holding the others back.
+template <class Body>
+void for_each_block(int64_t total, const Body& body) {
+  const int64_t blocks = (total + kBlock - 1) / kBlock;
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), blocks);
+  if (threads <= 1 || at::in_parallel_region()) {
+    body(0, total);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
+    for (int64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
+      body(b * kBlock, std::min(total, (b + 1) * kBlock));
+    }
+  });
+}
+
+// Contiguous in memory and in logical order: runs straight into memory.
 void fill_contiguous(const at::Tensor& self, const FillJob& job, uint64_t g0, ContiguousFillFn fill) {
   auto* base = static_cast<unsigned char*>(self.data_ptr());
   const int64_t bytes = self.element_size();
-  at::parallel_for(0, self.numel(), kGrain, [&](int64_t begin, int64_t end) {
+  for_each_block(self.numel(), [&](int64_t begin, int64_t end) {
     fill(job, base + begin * bytes, end - begin, g0 + static_cast<uint64_t>(begin));
   });
 }
 
-// Any strides: each task walks its logical index range row by row (rows of the innermost
+// Any strides: each block walks its logical index range row by row (rows of the innermost
 // dim), generating straight into memory when that dim is unit-stride, else through a small
-// stack buffer. Divisions happen once per task, not per element.
+// stack buffer. Divisions happen once per block, not per element.
 void fill_strided(const at::Tensor& self, const FillJob& job, uint64_t g0, ContiguousFillFn fill) {
   const int64_t ndim = self.dim();
   const auto sizes = self.sizes();
@@ -105,7 +124,7 @@ void fill_strided(const at::Tensor& self, const FillJob& job, uint64_t g0, Conti
   const int64_t bytes = self.element_size();
   const int64_t row = sizes[ndim - 1];
   const int64_t inner_stride = strides[ndim - 1];
-  at::parallel_for(0, self.numel(), kGrain, [&](int64_t begin, int64_t end) {
+  for_each_block(self.numel(), [&](int64_t begin, int64_t end) {
     std::vector<int64_t> index(ndim);
     int64_t rest = begin;
     for (int64_t d = ndim - 1; d >= 0; --d) {
