@@ -2,7 +2,8 @@
 
 CUDA kernels (csrc/cuda/*.cu) compile whenever nvcc and a CUDA build of torch are present,
 with or without a GPU. DEEPINIT_FORCE_CUDA=1 / DEEPINIT_NO_CUDA=1 override that choice,
-TORCH_CUDA_ARCH_LIST picks the GPU targets (default 8.0;9.0), DEBUG=1 builds with -O0 -g.
+TORCH_CUDA_ARCH_LIST picks the GPU targets (default 8.0;9.0), DEBUG=1 builds with -O0 -g, and
+DEEPINIT_SANITIZE=address,undefined instruments the C++ (docs/guarantees.md says how to run it).
 """
 
 import glob
@@ -39,9 +40,15 @@ def extensions():
     # -fopenmp: at::parallel_for runs its OpenMP loop from inline headers, so without it every
     # fill would run on one thread. The runtime is torch's own libgomp, resolved at load time.
     cxx = opt + ["-ffp-contract=off", "-fno-fast-math", "-fopenmp"]
+    link = []
+    sanitize = os.environ.get("DEEPINIT_SANITIZE")
+    if sanitize:
+        cxx = ["-O1" if not debug else "-O0"] + cxx[1:]  # -O3 kernels build for minutes under sanitizers
+        cxx += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-g"]
+        link += [f"-fsanitize={sanitize}"]
     sources = sorted(glob.glob(os.path.join(CSRC, "*.cpp")) + glob.glob(os.path.join(CSRC, "cpu", "*.cpp")))
     include_dirs = [os.path.join(ROOT, CSRC)]
-    kwargs = dict(py_limited_api=True, include_dirs=include_dirs)
+    kwargs = dict(py_limited_api=True, include_dirs=include_dirs, extra_link_args=link)
     cu_sources = sorted(glob.glob(os.path.join(CSRC, "cuda", "*.cu")))
     if want_cuda() and cu_sources:
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")

@@ -140,8 +140,11 @@ FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, doubl
   TORCH_CHECK(a < b, "deepinit.trunc_normal_: a must be less than b, but got a=", a, ", b=", b);
   const double lo = round_inward(a, dtype, /*up=*/true);
   const double hi = round_inward(b, dtype, /*up=*/false);
-  TORCH_CHECK(lo <= hi, "deepinit.trunc_normal_: no ", dtype_name(self.scalar_type()), " value lies in [a, b] = [", a, ", ", b,
-              "]");
+  // A finite bound past the dtype's largest value leaves only an infinity, which is no value.
+  const bool admits_a_value = lo <= hi && lo != std::numeric_limits<double>::infinity() &&
+                              hi != -std::numeric_limits<double>::infinity();
+  TORCH_CHECK(admits_a_value, "deepinit.trunc_normal_: no ", dtype_name(self.scalar_type()), " value lies in [a, b] = [",
+              a, ", ", b, "]");
   if (dtype == OutDtype::kFloat64) {
     return make_job(FillKind::kTruncatedNormal, dtype,
                     core::TruncatedNormalTransform<double>{core::plan_truncated_normal<double>(mean, std, a, b, lo, hi)});

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/half_precision.h"
 #include "core/stream.h"
 #include "core/transforms.h"
 

@@ -63,13 +63,22 @@ def _stream(generator, seed, offset) -> dict:
     }
 
 
+def _check_fill_target(tensor, fn):
+    """Random fills need a dense tensor; torch's own message for others names no argument."""
+    if tensor.layout != torch.strided or tensor.is_quantized or tensor.is_nested:
+        kind = "quantized" if tensor.is_quantized else "nested" if tensor.is_nested else str(tensor.layout)
+        raise NotImplementedError(f"deepinit.{fn}: tensor must be a dense (strided) tensor, but it is {kind}")
+
+
 def _no_grad_uniform_(tensor, a, b, generator=None, *, seed=None, offset=0):
+    _check_fill_target(tensor, "uniform_")
     with torch.no_grad():
         torch.ops.deepinit.uniform_(tensor, float(a), float(b), **_stream(generator, seed, offset))
     return tensor
 
 
 def _no_grad_normal_(tensor, mean, std, generator=None, *, seed=None, offset=0):
+    _check_fill_target(tensor, "normal_")
     with torch.no_grad():
         torch.ops.deepinit.normal_(tensor, float(mean), float(std), **_stream(generator, seed, offset))
     return tensor
@@ -95,6 +104,7 @@ def _no_grad_trunc_normal_(
     """
     if not std > 0:
         raise ValueError(f"trunc_normal_: std must be positive, but got std={std}")
+    _check_fill_target(tensor, "trunc_normal_")
     with torch.no_grad():
         torch.ops.deepinit.trunc_normal_(
             tensor, float(mean), float(std), float(a), float(b), **_stream(generator, seed, offset)
@@ -356,7 +366,7 @@ def kaiming_uniform_(
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
-    gain = calculate_gain(nonlinearity, a)
+    gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
     std = gain / math.sqrt(fan)
     bound = math.sqrt(3.0) * std  # Calculate uniform bounds from standard deviation
     return _no_grad_uniform_(tensor, -bound, bound, generator, seed=seed, offset=offset)
@@ -391,13 +401,21 @@ def kaiming_normal_(
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
-    gain = calculate_gain(nonlinearity, a)
+    gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
     std = gain / math.sqrt(fan)
     return _no_grad_normal_(tensor, 0, std, generator, seed=seed, offset=offset)
 
 
+def _finite_gain(gain, source: str) -> float:
+    # torch fills NaN or inf here; a scale that is not a finite number is a bug at the call site.
+    if not math.isfinite(gain):
+        raise ValueError(f"the gain must be finite, but {source} gives {gain}")
+    return gain
+
+
 def _xavier_std(tensor: Tensor, gain: float) -> float:
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    _finite_gain(gain, f"gain={gain}")
     if fan_in + fan_out == 0:
         # torch raises ZeroDivisionError here.
         raise ValueError(f"Xavier initialization needs fan_in + fan_out > 0, but the tensor has shape {tuple(tensor.shape)}")

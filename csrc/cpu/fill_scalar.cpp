@@ -1,37 +1,28 @@
 // Baseline CPU kernel: one element at a time, straight from the stream contract. It runs on
 // any CPU, and it is the reference that the SIMD kernels are tested against.
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
-
+#include "core/half_precision.h"
 #include "cpu/contiguous_fill.h"
 
 namespace deepinit {
 namespace cpu {
 namespace {
 
-template <OutDtype D>
-struct ScalarOut;
-template <>
-struct ScalarOut<OutDtype::kFloat32> {
-  using type = float;
-};
-template <>
-struct ScalarOut<OutDtype::kFloat64> {
-  using type = double;
-};
-template <>
-struct ScalarOut<OutDtype::kFloat16> {
-  using type = c10::Half;  // converts with round-to-nearest-even
-};
-template <>
-struct ScalarOut<OutDtype::kBFloat16> {
-  using type = c10::BFloat16;  // converts with round-to-nearest-even
-};
+// The value stored for compute value x (float, or double for kFloat64).
+template <OutDtype D, class T>
+auto stored(T x) {
+  if constexpr (D == OutDtype::kFloat16) {
+    return core::float_to_half_bits(x);
+  } else if constexpr (D == OutDtype::kBFloat16) {
+    return core::float_to_bfloat16_bits(x);
+  } else {
+    return x;
+  }
+}
 
 template <class Transform, OutDtype D>
 void fill_range(const Transform& transform, DtypeTag<D>, core::PhiloxKey key, void* out, int64_t n, uint64_t g0) {
   using Compute = std::conditional_t<D == OutDtype::kFloat64, double, float>;
-  using Out = typename ScalarOut<D>::type;
+  using Out = decltype(stored<D>(Compute{}));
   constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
   Out* dst = static_cast<Out*>(out);
   uint32_t words[4];
@@ -40,7 +31,7 @@ void fill_range(const Transform& transform, DtypeTag<D>, core::PhiloxKey key, vo
     if (i == 0 || g % per_counter == 0) {
       core::philox_words(key, core::counter_of<Compute>(g), words);
     }
-    dst[i] = static_cast<Out>(transform(core::uniform_from_words<Compute>(words, g)));
+    dst[i] = stored<D>(transform(core::uniform_from_words<Compute>(words, g)));
   }
 }
 

@@ -4,8 +4,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <algorithm>
+#include <cstring>
 #include <random>
 
+#include "core/half_precision.h"
 #include "core/stream.h"
 #include "core/transforms.h"
 #include "quantile_reference.h"
@@ -78,14 +81,18 @@ static void test_uniform_grid() {
 }
 
 static void test_log() {
+  // Every third float of [2^-24, 1), where the quantile's p lives, and a million below it.
   double worst32 = 0;
-  for (float x = 0x1p-126f; x < 1.0f; x = std::nextafter(x, 2.0f) ) {
+  for (uint32_t bits = 0x33800000u; bits < 0x3f800000u; bits += 3) {
+    const float x = float_from_bits(bits);
     const double exact = std::log(static_cast<double>(x));
-    const double err = std::fabs(log_f32(x) - exact) / ulp_of(static_cast<float>(exact));
-    worst32 = std::fmax(worst32, err);
-    if (x > 0x1p-24f) {
-      x = std::nextafter(x, 2.0f);  // every other float above 2^-24 keeps the run short
-    }
+    worst32 = std::fmax(worst32, std::fabs(log_f32(x) - exact) / ulp_of(static_cast<float>(exact)));
+  }
+  std::mt19937 rng32(3);
+  for (int i = 0; i < 1000000; ++i) {
+    const float x = float_from_bits(0x00800000u + rng32() % (0x33800000u - 0x00800000u));
+    const double exact = std::log(static_cast<double>(x));
+    worst32 = std::fmax(worst32, std::fabs(log_f32(x) - exact) / ulp_of(static_cast<float>(exact)));
   }
   CHECK(worst32 < 1.0, "log_f32 max error %.3f ulp", worst32);
   std::printf("log_f32: max error %.3f ulp over (2^-126, 1)\n", worst32);
@@ -181,9 +188,42 @@ static void test_truncated_modes() {
   }
 }
 
+// Round-to-nearest-even to float16 and bfloat16 against independent references: the compiler's
+// _Float16 conversion, and rounding the significand with nearbyint in double.
+static void test_half_precision() {
+  auto bf16_reference = [](float f) -> float {
+    if (f == 0.0f || !std::isfinite(f)) return f;
+    int e;
+    std::frexp(f, &e);                 // f = m 2^e, 0.5 <= |m| < 1
+    const int keep = std::max(e, -125);  // subnormals share the smallest normal's spacing
+    return static_cast<float>(std::ldexp(std::nearbyint(std::ldexp(static_cast<double>(f), 8 - keep)), keep - 8));
+  };
+  std::mt19937 rng(4);
+  int bad_half = 0, bad_bf16 = 0;
+  for (int i = 0; i < 4000000; ++i) {
+    const float f = float_from_bits(rng());
+    if (f != f) continue;
+#if defined(__FLT16_MAX__)
+    const _Float16 h = static_cast<_Float16>(f);
+    uint16_t want;
+    std::memcpy(&want, &h, 2);
+    bad_half += float_to_half_bits(f) != want;
+#endif
+    const float b = bf16_reference(f);
+    const uint16_t want_b = std::isinf(b) ? static_cast<uint16_t>((bits_of(f) >> 16 & 0x8000u) | 0x7F80u)
+                                          : static_cast<uint16_t>(bits_of(b) >> 16);
+    bad_bf16 += float_to_bfloat16_bits(f) != want_b;
+  }
+  CHECK(bad_half == 0, "%d float16 conversions differ", bad_half);
+  CHECK(bad_bf16 == 0, "%d bfloat16 conversions differ", bad_bf16);
+  CHECK(float_to_half_bits(65520.0f) == 0x7C00, "65520 rounds to infinity in float16");
+  CHECK(float_to_half_bits(0x1p-25f) == 0x0000 && float_to_half_bits(0x1.8p-25f) == 0x0001, "float16 subnormal ties");
+}
+
 int main() {
   test_philox_known_answers();
   test_uniform_grid();
+  test_half_precision();
   test_log();
   test_quantile_f64();
   test_quantile_f32_exhaustive();
