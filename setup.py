@@ -44,7 +44,7 @@ def extensions():
     sanitize = os.environ.get("DEEPINIT_SANITIZE")
     if sanitize:
         cxx = ["-O1" if not debug else "-O0"] + cxx[1:]  # -O3 kernels build for minutes under sanitizers
-        cxx += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-g"]
+        cxx += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-g1"]
         link += [f"-fsanitize={sanitize}"]
     sources = sorted(glob.glob(os.path.join(CSRC, "*.cpp")) + glob.glob(os.path.join(CSRC, "cpu", "*.cpp")))
     include_dirs = [os.path.join(ROOT, CSRC)]

@@ -153,11 +153,60 @@ FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, doubl
                   core::TruncatedNormalTransform<float>{core::plan_truncated_normal<float>(mean, std, a, b, lo, hi)});
 }
 
-void check_stream_request(const StreamRequest& stream) {
+void check_stream_request(const at::Tensor& self, const StreamRequest& stream) {
   TORCH_CHECK(!(stream.seed.has_value() && stream.generator.has_value() && stream.generator->defined()),
               "deepinit: pass either seed or generator, not both");
   TORCH_CHECK(stream.seed.has_value() || stream.offset == 0,
               "deepinit: offset needs seed: with a generator the stream position comes from the generator");
+  TORCH_CHECK(stream.global_shape.has_value() == stream.start.has_value(),
+              "deepinit: a window needs both global_shape and start");
+  if (!stream.global_shape.has_value()) {
+    return;
+  }
+  TORCH_CHECK(stream.seed.has_value(), "deepinit: a window (global_shape, start) needs seed");
+  const auto& shape = *stream.global_shape;
+  const auto& start = *stream.start;
+  TORCH_CHECK(static_cast<int64_t>(shape.size()) == self.dim() && static_cast<int64_t>(start.size()) == self.dim(),
+              "deepinit: global_shape and start need one entry per dim of the tensor (", self.dim(), "), but got ",
+              shape.size(), " and ", start.size());
+  for (int64_t d = 0; d < self.dim(); ++d) {
+    TORCH_CHECK(start[d] >= 0 && shape[d] >= 0 && start[d] + self.size(d) <= shape[d],
+                "deepinit: the window does not fit global_shape in dim ", d, ": start ", start[d], " + size ",
+                self.size(d), " > ", shape[d]);
+  }
+}
+
+StreamRequest stream_request(const at::Tensor& self, std::optional<int64_t> seed, int64_t offset,
+                             std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
+                             at::OptionalIntArrayRef start) {
+  StreamRequest stream{seed, offset, std::move(generator), std::nullopt, std::nullopt};
+  if (global_shape.has_value()) {
+    stream.global_shape = global_shape->vec();
+  }
+  if (start.has_value()) {
+    stream.start = start->vec();
+  }
+  check_stream_request(self, stream);
+  return stream;
+}
+
+ElementPositions element_positions(const at::Tensor& self, const StreamRequest& stream) {
+  const int64_t ndim = self.dim();
+  ElementPositions positions{static_cast<uint64_t>(stream.offset), std::vector<int64_t>(ndim), true};
+  const auto& shape = stream.global_shape.has_value() ? *stream.global_shape : self.sizes().vec();
+  uint64_t stride = 1;  // row-major strides of the logical tensor, modulo 2^64 like g itself
+  uint64_t own = 1;     // and of self
+  for (int64_t d = ndim - 1; d >= 0; --d) {
+    positions.strides[d] = static_cast<int64_t>(stride);
+    if (stream.start.has_value()) {
+      positions.base += static_cast<uint64_t>((*stream.start)[d]) * stride;
+    }
+    // A dim of size 1 never moves g, whatever its stride.
+    positions.row_major = positions.row_major && (self.size(d) == 1 || stride == own);
+    stride *= static_cast<uint64_t>(shape[d]);
+    own *= static_cast<uint64_t>(self.size(d));
+  }
+  return positions;
 }
 
 void set_key(FillJob& job, uint64_t seed) {

@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include <optional>
+#include <vector>
 
 #include "fill_job.h"
 
@@ -17,40 +18,61 @@ FillJob plan_uniform(const at::Tensor& self, double low, double high);
 FillJob plan_normal(const at::Tensor& self, double mean, double std);
 FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, double a, double b);
 
-// Where the stream starts: explicit (seed, offset), or drawn by the backend from a generator.
+// Where the stream starts: explicit (seed, offset), or drawn by the backend from a generator;
+// optionally a window: self is the block [start, start + self.sizes()) of a logical tensor of
+// shape global_shape, and takes the values the whole logical tensor would get there.
 struct StreamRequest {
   std::optional<int64_t> seed;  // two's complement of the 64-bit seed
   int64_t offset;               // two's complement of the 64-bit element offset
   std::optional<at::Generator> generator;
+  std::optional<std::vector<int64_t>> global_shape;
+  std::optional<std::vector<int64_t>> start;
 };
 
 void set_key(FillJob& job, uint64_t seed);
 
-// seed and generator exclude each other; offset needs seed (a generator gives the position).
-void check_stream_request(const StreamRequest& stream);
+// seed and generator exclude each other; offset and windows need seed (a generator gives the
+// position); a window fits its logical tensor.
+void check_stream_request(const at::Tensor& self, const StreamRequest& stream);
+
+// The stream position of every element: g = base + sum_d j_d * strides[d] (mod 2^64) for the
+// element at multi-index j. Without a window, strides are self's own row-major strides (g is
+// base + the row-major index); with one, they are the logical tensor's, and base includes start.
+// The last stride is 1 either way, so each row of the innermost dim is one run of the stream.
+struct ElementPositions {
+  uint64_t base;                 // offset, plus the window's start; 0 before a generator's start
+  std::vector<int64_t> strides;  // one per dim of self
+  bool row_major;                // strides are self's own row-major strides
+};
+ElementPositions element_positions(const at::Tensor& self, const StreamRequest& stream);
 
 // A backend's fill: run `job` over `self`, taking the stream from `stream`.
 using RunFillFn = void (*)(const at::Tensor& self, FillJob job, const StreamRequest& stream);
+
+// The registered signature's window arguments, as a StreamRequest.
+StreamRequest stream_request(const at::Tensor& self, std::optional<int64_t> seed, int64_t offset,
+                             std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
+                             at::OptionalIntArrayRef start);
 
 // Registers the three fill ops for one dispatch key with that backend's RunFill.
 template <RunFillFn RunFill>
 void register_fill_kernels(torch::Library& m) {
   m.impl("uniform_", [](const at::Tensor& self, double low, double high, std::optional<int64_t> seed, int64_t offset,
-                        std::optional<at::Generator> generator) {
-    const StreamRequest stream{seed, offset, std::move(generator)};
-    check_stream_request(stream);
+                        std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
+                        at::OptionalIntArrayRef start) {
+    const StreamRequest stream = stream_request(self, seed, offset, std::move(generator), global_shape, start);
     RunFill(self, plan_uniform(self, low, high), stream);
   });
   m.impl("normal_", [](const at::Tensor& self, double mean, double std, std::optional<int64_t> seed, int64_t offset,
-                       std::optional<at::Generator> generator) {
-    const StreamRequest stream{seed, offset, std::move(generator)};
-    check_stream_request(stream);
+                       std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
+                       at::OptionalIntArrayRef start) {
+    const StreamRequest stream = stream_request(self, seed, offset, std::move(generator), global_shape, start);
     RunFill(self, plan_normal(self, mean, std), stream);
   });
   m.impl("trunc_normal_", [](const at::Tensor& self, double mean, double std, double a, double b,
-                             std::optional<int64_t> seed, int64_t offset, std::optional<at::Generator> generator) {
-    const StreamRequest stream{seed, offset, std::move(generator)};
-    check_stream_request(stream);
+                             std::optional<int64_t> seed, int64_t offset, std::optional<at::Generator> generator,
+                             at::OptionalIntArrayRef global_shape, at::OptionalIntArrayRef start) {
+    const StreamRequest stream = stream_request(self, seed, offset, std::move(generator), global_shape, start);
     RunFill(self, plan_trunc_normal(self, mean, std, a, b), stream);
   });
 }

@@ -3,7 +3,8 @@
 //
 // The fills mutate `self` and return nothing: an aliased Tensor(a!) return would keep
 // torch.compile's functionalization (and opcheck) from handling them. The Python API returns
-// the tensor. seed and offset are the two's complement of 64-bit unsigned values.
+// the tensor. seed and offset are the two's complement of 64-bit unsigned values; global_shape
+// and start make self a window of a larger logical tensor (docs/stream.md).
 #include <torch/library.h>
 
 namespace deepinit {
@@ -18,13 +19,13 @@ int64_t compiled_cuda_version() { return -1; }
 TORCH_LIBRARY(deepinit, m) {
   m.def(
       "uniform_(Tensor(a!) self, float low=0., float high=1., *, int? seed=None, int offset=0, "
-      "Generator? generator=None) -> ()");
+      "Generator? generator=None, int[]? global_shape=None, int[]? start=None) -> ()");
   m.def(
       "normal_(Tensor(a!) self, float mean=0., float std=1., *, int? seed=None, int offset=0, "
-      "Generator? generator=None) -> ()");
+      "Generator? generator=None, int[]? global_shape=None, int[]? start=None) -> ()");
   m.def(
       "trunc_normal_(Tensor(a!) self, float mean=0., float std=1., float a=-2., float b=2., *, int? seed=None, "
-      "int offset=0, Generator? generator=None) -> ()");
+      "int offset=0, Generator? generator=None, int[]? global_shape=None, int[]? start=None) -> ()");
   // Which CPU kernel runs ("avx512vl", "avx2" or "scalar"); returns the previous choice. For tests and
   // benchmarks that compare instruction sets.
   m.def("_set_cpu_capability(str capability) -> str");

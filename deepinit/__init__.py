@@ -8,6 +8,7 @@ import torch  # noqa: F401  (loads libtorch before the extension)
 
 from . import _C  # noqa: F401  (registers torch.ops.deepinit)
 from . import _ops  # noqa: F401
+from . import distributed
 from .init import (
     _no_grad_trunc_normal_,
     calculate_gain,
@@ -22,6 +23,7 @@ from .init import (
     xavier_uniform_,
     zeros_,
 )
+from .tables import init_table_file
 
 __version__ = "0.1.0"
 
@@ -53,4 +55,6 @@ __all__ = [
     "kaiming_normal_",
     "xavier_uniform_",
     "xavier_normal_",
+    "init_table_file",
+    "distributed",
 ]

@@ -15,12 +15,13 @@ warnings, except where a docstring says otherwise. Random fills run as one fused
 
 import math
 import warnings
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from . import _ops  # noqa: F401  (registers the ops' fake kernels)
+from . import distributed as _distributed
 
 __all__ = [
     "calculate_gain",
@@ -51,15 +52,22 @@ def _as_u64_arg(value, name: str) -> int:
     return value - _U64 if value >= (1 << 63) else value
 
 
-def _stream(generator, seed, offset) -> dict:
+def _stream(generator, seed, offset, global_shape, start) -> dict:
+    """The ops' stream arguments, checked."""
     if seed is not None and generator is not None:
         raise ValueError("pass either seed= or generator=, not both")
     if seed is None and offset != 0:
         raise ValueError("offset= needs seed=: with a generator the stream position comes from the generator")
+    if (global_shape is None) != (start is None):
+        raise ValueError("a window needs both global_shape= and start=")
+    if global_shape is not None and seed is None:
+        raise ValueError("a window (global_shape=, start=) needs seed=")
     return {
         "seed": None if seed is None else _as_u64_arg(seed, "seed"),
         "offset": _as_u64_arg(offset, "offset"),
         "generator": generator,
+        "global_shape": None if global_shape is None else [int(n) for n in global_shape],
+        "start": None if start is None else [int(n) for n in start],
     }
 
 
@@ -70,18 +78,23 @@ def _check_fill_target(tensor, fn):
         raise NotImplementedError(f"deepinit.{fn}: tensor must be a dense (strided) tensor, but it is {kind}")
 
 
-def _no_grad_uniform_(tensor, a, b, generator=None, *, seed=None, offset=0):
-    _check_fill_target(tensor, "uniform_")
+def _fill(op, tensor, params, generator, seed, offset, global_shape, start):
+    """One fused fill by torch.ops.deepinit.<op>, without autograd; DTensors fill their shards."""
+    _check_fill_target(tensor, op)
+    if _distributed.is_dtensor(tensor):
+        return _distributed.fill_dtensor(op, tensor, params, generator, seed, offset, global_shape, start)
+    stream = _stream(generator, seed, offset, global_shape, start)
     with torch.no_grad():
-        torch.ops.deepinit.uniform_(tensor, float(a), float(b), **_stream(generator, seed, offset))
+        getattr(torch.ops.deepinit, op)(tensor, *(float(p) for p in params), **stream)
     return tensor
 
 
-def _no_grad_normal_(tensor, mean, std, generator=None, *, seed=None, offset=0):
-    _check_fill_target(tensor, "normal_")
-    with torch.no_grad():
-        torch.ops.deepinit.normal_(tensor, float(mean), float(std), **_stream(generator, seed, offset))
-    return tensor
+def _no_grad_uniform_(tensor, a, b, generator=None, *, seed=None, offset=0, global_shape=None, start=None):
+    return _fill("uniform_", tensor, (a, b), generator, seed, offset, global_shape, start)
+
+
+def _no_grad_normal_(tensor, mean, std, generator=None, *, seed=None, offset=0, global_shape=None, start=None):
+    return _fill("normal_", tensor, (mean, std), generator, seed, offset, global_shape, start)
 
 
 def _no_grad_trunc_normal_(
@@ -94,6 +107,8 @@ def _no_grad_trunc_normal_(
     *,
     seed: Optional[int] = None,
     offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
 ) -> Tensor:
     """Fill ``tensor`` with the exact truncated normal N(mean, std^2) on [a, b], without autograd.
 
@@ -104,12 +119,7 @@ def _no_grad_trunc_normal_(
     """
     if not std > 0:
         raise ValueError(f"trunc_normal_: std must be positive, but got std={std}")
-    _check_fill_target(tensor, "trunc_normal_")
-    with torch.no_grad():
-        torch.ops.deepinit.trunc_normal_(
-            tensor, float(mean), float(std), float(a), float(b), **_stream(generator, seed, offset)
-        )
-    return tensor
+    return _fill("trunc_normal_", tensor, (mean, std, a, b), generator, seed, offset, global_shape, start)
 
 
 def _no_grad_fill_(tensor, val):
@@ -211,6 +221,8 @@ def uniform_(
     *,
     seed: Optional[int] = None,
     offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from the uniform distribution :math:`\mathcal{U}(a, b)`.
 
@@ -225,12 +237,15 @@ def uniform_(
         generator: the torch Generator to sample from (default: None)
         seed: a 64-bit stream key; uses no generator (keyword only)
         offset: stream position of the first element (keyword only)
+        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
+            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(
-            uniform_, (tensor,), tensor=tensor, a=a, b=b, generator=generator, seed=seed, offset=offset
+            uniform_, (tensor,), tensor=tensor, a=a, b=b, generator=generator, seed=seed, offset=offset,
+            global_shape=global_shape, start=start,
         )
-    return _no_grad_uniform_(tensor, a, b, generator, seed=seed, offset=offset)
+    return _no_grad_uniform_(tensor, a, b, generator, seed=seed, offset=offset, global_shape=global_shape, start=start)
 
 
 def normal_(
@@ -241,6 +256,8 @@ def normal_(
     *,
     seed: Optional[int] = None,
     offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from the normal distribution
     :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
@@ -256,12 +273,17 @@ def normal_(
         generator: the torch Generator to sample from (default: None)
         seed: a 64-bit stream key; uses no generator (keyword only)
         offset: stream position of the first element (keyword only)
+        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
+            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(
-            normal_, (tensor,), tensor=tensor, mean=mean, std=std, generator=generator, seed=seed, offset=offset
+            normal_, (tensor,), tensor=tensor, mean=mean, std=std, generator=generator, seed=seed, offset=offset,
+            global_shape=global_shape, start=start,
         )
-    return _no_grad_normal_(tensor, mean, std, generator, seed=seed, offset=offset)
+    return _no_grad_normal_(
+        tensor, mean, std, generator, seed=seed, offset=offset, global_shape=global_shape, start=start
+    )
 
 
 def trunc_normal_(
@@ -274,6 +296,8 @@ def trunc_normal_(
     *,
     seed: Optional[int] = None,
     offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from a truncated normal distribution: the normal
     distribution :math:`\mathcal{N}(\text{mean}, \text{std}^2)` restricted to :math:`[a, b]`.
@@ -292,8 +316,12 @@ def trunc_normal_(
         generator: the torch Generator to sample from (default: None)
         seed: a 64-bit stream key; uses no generator (keyword only)
         offset: stream position of the first element (keyword only)
+        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
+            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    return _no_grad_trunc_normal_(tensor, mean, std, a, b, generator=generator, seed=seed, offset=offset)
+    return _no_grad_trunc_normal_(
+        tensor, mean, std, a, b, generator=generator, seed=seed, offset=offset, global_shape=global_shape, start=start
+    )
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
@@ -332,6 +360,8 @@ def kaiming_uniform_(
     *,
     seed: Optional[int] = None,
     offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
 ) -> Tensor:
     r"""Fill the input `Tensor` with values using a Kaiming uniform distribution (He et al., 2015):
     :math:`\mathcal{U}(-\text{bound}, \text{bound})`, :math:`\text{bound} = \text{gain} \times
@@ -348,6 +378,8 @@ def kaiming_uniform_(
         generator: the torch Generator to sample from (default: None)
         seed: a 64-bit stream key; uses no generator (keyword only)
         offset: stream position of the first element (keyword only)
+        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
+            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
     if torch.overrides.has_torch_function_variadic(tensor):
         return torch.overrides.handle_torch_function(
@@ -360,16 +392,20 @@ def kaiming_uniform_(
             generator=generator,
             seed=seed,
             offset=offset,
+            global_shape=global_shape,
+            start=start,
         )
 
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
-    fan = _calculate_correct_fan(tensor, mode)
+    fan = _calculate_correct_fan(_logical(tensor, global_shape), mode)
     gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
     std = gain / math.sqrt(fan)
     bound = math.sqrt(3.0) * std  # Calculate uniform bounds from standard deviation
-    return _no_grad_uniform_(tensor, -bound, bound, generator, seed=seed, offset=offset)
+    return _no_grad_uniform_(
+        tensor, -bound, bound, generator, seed=seed, offset=offset, global_shape=global_shape, start=start
+    )
 
 
 def kaiming_normal_(
@@ -381,6 +417,8 @@ def kaiming_normal_(
     *,
     seed: Optional[int] = None,
     offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
 ) -> Tensor:
     r"""Fill the input `Tensor` with values using a Kaiming normal distribution (He et al., 2015):
     :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \frac{\text{gain}}{\sqrt{\text{fan\_mode}}}`.
@@ -396,14 +434,21 @@ def kaiming_normal_(
         generator: the torch Generator to sample from (default: None)
         seed: a 64-bit stream key; uses no generator (keyword only)
         offset: stream position of the first element (keyword only)
+        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
+            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
-    fan = _calculate_correct_fan(tensor, mode)
+    fan = _calculate_correct_fan(_logical(tensor, global_shape), mode)
     gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
     std = gain / math.sqrt(fan)
-    return _no_grad_normal_(tensor, 0, std, generator, seed=seed, offset=offset)
+    return _no_grad_normal_(tensor, 0, std, generator, seed=seed, offset=offset, global_shape=global_shape, start=start)
+
+
+def _logical(tensor: Tensor, global_shape) -> Tensor:
+    """The tensor whose fans count: the logical tensor of a window (a DTensor's shape is global)."""
+    return tensor if global_shape is None else torch.empty(tuple(global_shape), device="meta")
 
 
 def _finite_gain(gain, source: str) -> float:
@@ -429,6 +474,8 @@ def xavier_uniform_(
     *,
     seed: Optional[int] = None,
     offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
 ) -> Tensor:
     r"""Fill the input `Tensor` with values using a Xavier uniform distribution (Glorot & Bengio,
     2010): :math:`\mathcal{U}(-a, a)`, :math:`a = \text{gain} \times \sqrt{\frac{6}{\text{fan\_in} +
@@ -443,9 +490,11 @@ def xavier_uniform_(
         generator: the torch Generator to sample from (default: None)
         seed: a 64-bit stream key; uses no generator (keyword only)
         offset: stream position of the first element (keyword only)
+        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
+            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    a = math.sqrt(3.0) * _xavier_std(tensor, gain)  # Calculate uniform bounds from standard deviation
-    return _no_grad_uniform_(tensor, -a, a, generator, seed=seed, offset=offset)
+    a = math.sqrt(3.0) * _xavier_std(_logical(tensor, global_shape), gain)  # uniform bounds from the std
+    return _no_grad_uniform_(tensor, -a, a, generator, seed=seed, offset=offset, global_shape=global_shape, start=start)
 
 
 def xavier_normal_(
@@ -455,6 +504,8 @@ def xavier_normal_(
     *,
     seed: Optional[int] = None,
     offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
 ) -> Tensor:
     r"""Fill the input `Tensor` with values using a Xavier normal distribution (Glorot & Bengio,
     2010): :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \text{gain} \times
@@ -469,5 +520,8 @@ def xavier_normal_(
         generator: the torch Generator to sample from (default: None)
         seed: a 64-bit stream key; uses no generator (keyword only)
         offset: stream position of the first element (keyword only)
+        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
+            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    return _no_grad_normal_(tensor, 0.0, _xavier_std(tensor, gain), generator, seed=seed, offset=offset)
+    std = _xavier_std(_logical(tensor, global_shape), gain)
+    return _no_grad_normal_(tensor, 0.0, std, generator, seed=seed, offset=offset, global_shape=global_shape, start=start)

@@ -266,23 +266,18 @@ inline __attribute__((always_inline)) void store_registers(DtypeTag<D> tag, unsi
   }
 }
 
-// Any fill: the transform runs on kGroup registers at a time, straight from the Philox step.
-template <class Transform, OutDtype D>
-void fill_range_direct(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
-                       int64_t n, uint64_t g0) {
+// Any fill: the transform runs on kGroup registers at a time, straight from the bits of each
+// step (4 kPhiloxSets registers, in element order) that bits_of_step(step, bits) provides.
+// Elements first, first + 1, ... go to out[first], ...; those outside [0, n) are dropped.
+template <class Transform, OutDtype D, class Provider>
+void transform_direct(const Transform& transform, DtypeTag<D> tag, unsigned char* out, int64_t n, int64_t first,
+                      const Provider& bits_of_step) {
   constexpr bool f64 = D == OutDtype::kFloat64;
-  using Compute = std::conditional_t<f64, double, float>;
-  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
-  constexpr int lanes = f64 ? 4 : 8;                  // elements per register
-  constexpr int registers = 4 * kPhiloxSets;          // element registers per step
-  constexpr int step = registers * lanes;             // elements per step
-
-  // Start at the first element of g0's counter; `i` is the output index of that element.
-  const int64_t lead = static_cast<int64_t>(g0 % per_counter);
-  uint64_t counter = core::counter_of<Compute>(g0);
-  for (int64_t i = -lead; i < n; i += step, counter += 8 * kPhiloxSets) {
+  constexpr int lanes = f64 ? 4 : 8;         // elements per register
+  constexpr int registers = 4 * kPhiloxSets;  // element registers per step
+  for (int64_t i = first, step = 0; i < n; i += registers * lanes, ++step) {
     __m256i bits[registers];
-    step_bits<f64>(key, counter, bits);
+    bits_of_step(step, bits);
     for (int group = 0; group < registers && i + group * lanes < n; group += kGroup) {
       std::conditional_t<f64, U64v<kGroup>, U32v<kGroup>> r;
       for (int k = 0; k < kGroup; ++k) {
@@ -306,13 +301,12 @@ void fill_range_direct(const Transform& transform, DtypeTag<D> tag, const RoundK
 #endif
 constexpr int kBlockSteps = DEEPINIT_AVX2_BLOCK_STEPS;
 
-template <class Transform, OutDtype D>
-void fill_range_staged(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
-                       int64_t n, uint64_t g0) {
+template <class Transform, OutDtype D, class Provider>
+void transform_staged(const Transform& transform, DtypeTag<D> tag, unsigned char* out, int64_t n, int64_t first,
+                      const Provider& bits_of_step) {
   constexpr bool f64 = D == OutDtype::kFloat64;
   using Compute = std::conditional_t<f64, double, float>;
   using FGroup = std::conditional_t<f64, F64v<kGroup>, F32v<kGroup>>;
-  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
   constexpr int lanes = f64 ? 4 : 8;
   constexpr int registers = 4 * kPhiloxSets * kBlockSteps;
   constexpr int block = registers * lanes;
@@ -323,14 +317,12 @@ void fill_range_staged(const Transform& transform, DtypeTag<D> tag, const RoundK
   alignas(32) Compute tail_p[block + group];
   uint8_t tail_mask[registers];
 
-  const int64_t lead = static_cast<int64_t>(g0 % per_counter);
-  uint64_t counter = core::counter_of<Compute>(g0);
-  for (int64_t i = -lead; i < n; i += block, counter += 8 * kPhiloxSets * kBlockSteps) {
+  for (int64_t i = first, step0 = 0; i < n; i += block, step0 += kBlockSteps) {
     const int used = static_cast<int>(std::min<int64_t>(registers, (n - i + lanes - 1) / lanes));
     int tails = 0;
     for (int step = 0; step < kBlockSteps && step * 4 * kPhiloxSets < used; ++step) {
       __m256i bits[4 * kPhiloxSets];
-      step_bits<f64>(key, counter + 8 * kPhiloxSets * step, bits);
+      bits_of_step(step0 + step, bits);
       for (int k = 0; k < 4 * kPhiloxSets; k += kGroup) {
         const int v = step * 4 * kPhiloxSets + k;
         FGroup u;
@@ -375,25 +367,167 @@ void fill_range_staged(const Transform& transform, DtypeTag<D> tag, const RoundK
   }
 }
 
-template <class Transform, OutDtype D>
-void fill_range(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out, int64_t n,
-                uint64_t g0) {
+// Runs the transform over elements first, first + 1, ... (see transform_direct), staged when
+// that pays.
+template <class Transform, OutDtype D, class Provider>
+void transform_elements(const Transform& transform, DtypeTag<D> tag, unsigned char* out, int64_t n, int64_t first,
+                        const Provider& bits_of_step) {
   if constexpr (std::is_same_v<Transform, core::UniformTransform<std::conditional_t<D == OutDtype::kFloat64, double, float>>>) {
-    fill_range_direct(transform, tag, key, out, n, g0);
+    transform_direct(transform, tag, out, n, first, bits_of_step);
   } else {
     if (transform.staged() && transform.mostly_central()) {
-      fill_range_staged(transform, tag, key, out, n, g0);
+      transform_staged(transform, tag, out, n, first, bits_of_step);
     } else {
-      fill_range_direct(transform, tag, key, out, n, g0);
+      transform_direct(transform, tag, out, n, first, bits_of_step);
+    }
+  }
+}
+
+// One contiguous run: the steps' counters follow one another from g0's.
+template <class Transform, OutDtype D>
+void fill_run(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out, int64_t n,
+              uint64_t g0) {
+  constexpr bool f64 = D == OutDtype::kFloat64;
+  using Compute = std::conditional_t<f64, double, float>;
+  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
+  // Start at the first element of g0's counter, `lead` elements before out[0].
+  const int64_t lead = static_cast<int64_t>(g0 % per_counter);
+  const uint64_t counter = core::counter_of<Compute>(g0);
+  transform_elements(transform, tag, out, n, -lead, [&](int64_t step, __m256i* bits) {
+    step_bits<f64>(key, counter + 8 * kPhiloxSets * static_cast<uint64_t>(step), bits);
+  });
+}
+
+// memcpy for the short copies of fill_short_runs: whole registers while they fit, then bytes.
+inline void copy_small(void* dst, const void* src, std::size_t n) {
+  auto* d = static_cast<unsigned char*>(dst);
+  const auto* s = static_cast<const unsigned char*>(src);
+  for (; n >= 32; n -= 32, d += 32, s += 32) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
+  }
+  for (; n >= 4; n -= 4, d += 4, s += 4) {
+    std::memcpy(d, s, 4);
+  }
+  for (; n > 0; --n) {
+    *d++ = *s++;
+  }
+}
+
+// Many short runs (the rows of a narrow window): the counters they need are gathered into the
+// Philox lanes, their elements copied into output order, and the block transformed as one, so
+// that a short row costs no whole Philox step and no per-call setup.
+template <class Transform, OutDtype D>
+void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
+                     uint64_t g0, const Runs& runs) {
+  constexpr bool f64 = D == OutDtype::kFloat64;
+  using Compute = std::conditional_t<f64, double, float>;
+  using Bits = std::conditional_t<f64, uint64_t, uint32_t>;
+  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
+  constexpr uint64_t mask = core::kCounterMask<Compute>;
+  constexpr int lanes = f64 ? 4 : 8;
+  constexpr int step_counters = 8 * kPhiloxSets;
+  constexpr int block = 4 * kPhiloxSets * kBlockSteps * lanes;  // elements per block
+  constexpr std::size_t bytes = kOutBytes<D>;
+
+  constexpr int capacity = 2 * block / per_counter;  // counters per block: a multiple of step_counters
+  alignas(32) Bits ordered[block];                   // bits of the block's elements, in output order
+  alignas(32) Bits gathered[capacity * per_counter];  // bits of the gathered counters
+  alignas(32) unsigned char staged_out[block * bytes];
+  uint64_t counters[capacity];
+  struct Segment {
+    int64_t row, column, length;
+    int at;  // index in `gathered` of the segment's first element
+  } segments[block];
+
+  const int64_t total = runs.count * runs.length;
+  int64_t row = 0, column = 0;  // of the next element, advanced without divisions
+  for (int64_t e0 = 0, m = 0; e0 < total; e0 += m) {
+    // The block's row segments, as many as fit, and the counters they need, in order.
+    int n_counters = 0;
+    int n_segments = 0;
+    int64_t e = e0;
+    while (e < total && e < e0 + block) {
+      const int64_t length = std::min<int64_t>(runs.length - column, e0 + block - e);
+      const uint64_t g = g0 + static_cast<uint64_t>(row) * runs.g_stride + static_cast<uint64_t>(column);
+      const int lead = static_cast<int>(g % per_counter);
+      const int span = static_cast<int>((lead + length + per_counter - 1) / per_counter);
+      if (n_counters + span > capacity) {
+        break;
+      }
+      segments[n_segments++] = {row, column, length, n_counters * per_counter + lead};
+      const uint64_t first = core::counter_of<Compute>(g);
+      for (int c = 0; c < span; ++c) {
+        counters[n_counters++] = (first + static_cast<uint64_t>(c)) & mask;
+      }
+      e += length;
+      column += length;
+      if (column == runs.length) {
+        column = 0;
+        ++row;
+      }
+    }
+    m = e - e0;
+    // Philox on the gathered counters, step by step, into `gathered` in counter order.
+    for (int c0 = 0; c0 < n_counters; c0 += step_counters) {
+      alignas(32) uint32_t lo[step_counters], hi[step_counters];
+      for (int j = 0; j < step_counters; ++j) {
+        const uint64_t c = c0 + j < n_counters ? counters[c0 + j] : 0;
+        lo[j] = static_cast<uint32_t>(c);
+        hi[j] = static_cast<uint32_t>(c >> 32);
+      }
+      U32v<kPhiloxSets> w[4];
+      for (int p = 0; p < kPhiloxSets; ++p) {
+        w[0].v[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo + 8 * p));
+        w[1].v[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi + 8 * p));
+      }
+      w[2] = U32v<kPhiloxSets>(0u);
+      w[3] = U32v<kPhiloxSets>(0u);
+      core::philox4x32_10(w, key);
+      __m256i bits[4 * kPhiloxSets];
+      for (int p = 0; p < kPhiloxSets; ++p) {
+        (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
+      }
+      for (int r = 0; r < 4 * kPhiloxSets; ++r) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(gathered + c0 * per_counter) + r, bits[r]);
+      }
+    }
+    // Output order, then the transform as for one run, then each segment to its row.
+    int64_t at = 0;
+    for (int k = 0; k < n_segments; ++k) {
+      copy_small(ordered + at, gathered + segments[k].at, segments[k].length * sizeof(Bits));
+      at += segments[k].length;
+    }
+    std::memset(ordered + m, 0, (block - m) * sizeof(Bits));  // the last step's unused lanes
+    transform_elements(transform, tag, staged_out, m, 0, [&](int64_t step, __m256i* bits) {
+      for (int r = 0; r < 4 * kPhiloxSets; ++r) {
+        bits[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(ordered + step * 4 * kPhiloxSets * lanes) + r);
+      }
+    });
+    at = 0;
+    for (int k = 0; k < n_segments; ++k) {
+      copy_small(out + segments[k].row * runs.out_stride + segments[k].column * bytes, staged_out + at * bytes,
+                 segments[k].length * bytes);
+      at += segments[k].length;
     }
   }
 }
 
 }  // namespace
 
-void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, int64_t n, uint64_t g0) {
+// Rows shorter than this go through fill_short_runs.
+constexpr int64_t kShortRun = 512;
+
+void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, uint64_t g0, const Runs& runs) {
   visit_job(job, [&](const auto& transform, auto tag) {
-    fill_range(transform, tag, RoundKeys(PhiloxKey{job.key0, job.key1}), static_cast<unsigned char*>(out), n, g0);
+    const RoundKeys keys(PhiloxKey{job.key0, job.key1});
+    auto* bytes = static_cast<unsigned char*>(out);
+    if (runs.count > 1 && runs.length < kShortRun) {
+      fill_short_runs(transform, tag, keys, bytes, g0, runs);
+      return;
+    }
+    for (int64_t r = 0; r < runs.count; ++r) {
+      fill_run(transform, tag, keys, bytes + r * runs.out_stride, runs.length, g0 + static_cast<uint64_t>(r) * runs.g_stride);
+    }
   });
 }
 

@@ -109,14 +109,14 @@ void fill_contiguous(const at::Tensor& self, const FillJob& job, uint64_t g0, Co
   auto* base = static_cast<unsigned char*>(self.data_ptr());
   const int64_t bytes = self.element_size();
   for_each_block(self.numel(), [&](int64_t begin, int64_t end) {
-    fill(job, base + begin * bytes, end - begin, g0 + static_cast<uint64_t>(begin));
+    fill(job, base + begin * bytes, g0 + static_cast<uint64_t>(begin), Runs{1, end - begin, 0, 0});
   });
 }
 
-// Any strides: each block walks its logical index range row by row (rows of the innermost
-// dim), generating straight into memory when that dim is unit-stride, else through a small
-// stack buffer. Divisions happen once per block, not per element.
-void fill_strided(const at::Tensor& self, const FillJob& job, uint64_t g0, ContiguousFillFn fill) {
+// Any strides, any stream positions: each block walks its logical index range row by row
+// (rows of the innermost dim, each one run of the stream), generating straight into memory when
+// that dim is unit-stride, else through a small stack buffer. Divisions happen once per block.
+void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPositions& positions, ContiguousFillFn fill) {
   const int64_t ndim = self.dim();
   const auto sizes = self.sizes();
   const auto strides = self.strides();
@@ -135,27 +135,36 @@ void fill_strided(const at::Tensor& self, const FillJob& job, uint64_t g0, Conti
     int64_t i = begin;
     while (i < end) {
       int64_t offset = 0;
+      uint64_t g = positions.base;
       for (const auto d : c10::irange(ndim)) {
         offset += index[d] * strides[d];
+        g += static_cast<uint64_t>(index[d]) * static_cast<uint64_t>(positions.strides[d]);
       }
-      const int64_t run = std::min(end - i, row - index[ndim - 1]);
       unsigned char* dst = base + offset * bytes;
-      if (inner_stride == 1) {
-        fill(job, dst, run, g0 + static_cast<uint64_t>(i));
+      int64_t run = std::min(end - i, row - index[ndim - 1]);
+      if (inner_stride == 1 && ndim >= 2 && index[ndim - 1] == 0 && run == row) {
+        // Whole rows along the next dim go to the kernel at once, as strided runs.
+        const int64_t rows = std::min((end - i) / row, sizes[ndim - 2] - index[ndim - 2]);
+        fill(job, dst, g, Runs{rows, row, strides[ndim - 2] * bytes, static_cast<uint64_t>(positions.strides[ndim - 2])});
+        run = rows * row;
+      } else if (inner_stride == 1) {
+        fill(job, dst, g, Runs{1, run, 0, 0});
       } else {
         for (int64_t done = 0; done < run; done += kScatterBlock) {
           const int64_t m = std::min(kScatterBlock, run - done);
-          fill(job, staged, m, g0 + static_cast<uint64_t>(i + done));
+          fill(job, staged, g + static_cast<uint64_t>(done), Runs{1, m, 0, 0});
           for (int64_t k = 0; k < m; ++k) {
             std::memcpy(dst + (done + k) * inner_stride * bytes, staged + k * bytes, bytes);
           }
         }
       }
       i += run;
-      index[ndim - 1] += run;
-      for (int64_t d = ndim - 1; d > 0 && index[d] == sizes[d]; --d) {
-        index[d] = 0;
-        ++index[d - 1];
+      // Advance the multi-index by `run` elements (which end at a row boundary or at `end`).
+      int64_t carry = run;
+      for (int64_t d = ndim - 1; d >= 0 && carry > 0; --d) {
+        const int64_t total = index[d] + carry;
+        index[d] = total % sizes[d];
+        carry = total / sizes[d];
       }
     }
   });
@@ -166,10 +175,8 @@ void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& stream) 
     return;
   }
   uint64_t seed;
-  uint64_t g0 = 0;
   if (stream.seed.has_value()) {
     seed = static_cast<uint64_t>(*stream.seed);
-    g0 = static_cast<uint64_t>(stream.offset);
   } else {
     auto* generator = at::get_generator_or_default<at::CPUGeneratorImpl>(stream.generator,
                                                                           at::detail::getDefaultCPUGenerator());
@@ -177,11 +184,12 @@ void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& stream) 
     seed = generator->random64();  // a fresh key per call: calls never share a stream
   }
   set_key(job, seed);
+  const ElementPositions positions = element_positions(self, stream);
   const ContiguousFillFn fill = current_capability().load()->fill;
-  if (self.is_contiguous()) {
-    fill_contiguous(self, job, g0, fill);
+  if (self.is_contiguous() && positions.row_major) {
+    fill_contiguous(self, job, positions.base, fill);
   } else {
-    fill_strided(self, job, g0, fill);
+    fill_rows(self, job, positions, fill);
   }
 }
 

@@ -37,9 +37,12 @@ void fill_range(const Transform& transform, DtypeTag<D>, core::PhiloxKey key, vo
 
 }  // namespace
 
-void fill_contiguous_scalar(const FillJob& job, void* out, int64_t n, uint64_t g0) {
+void fill_contiguous_scalar(const FillJob& job, void* out, uint64_t g0, const Runs& runs) {
   visit_job(job, [&](const auto& transform, auto tag) {
-    fill_range(transform, tag, core::PhiloxKey{job.key0, job.key1}, out, n, g0);
+    for (int64_t r = 0; r < runs.count; ++r) {
+      fill_range(transform, tag, core::PhiloxKey{job.key0, job.key1}, static_cast<unsigned char*>(out) + r * runs.out_stride,
+                 runs.length, g0 + static_cast<uint64_t>(r) * runs.g_stride);
+    }
   });
 }
 

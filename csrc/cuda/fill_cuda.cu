@@ -19,13 +19,13 @@ namespace deepinit {
 namespace cuda {
 namespace {
 
-// Where a launch's stream starts: an explicit (seed, offset), or the generator's reservation,
-// which is unpacked on the device so that replays of a captured CUDA graph move on.
+// The key, and where the stream starts before the elements' own positions: an explicit seed
+// (position 0), or the generator's reservation, unpacked on the device so that replays of a
+// captured CUDA graph move on.
 struct StreamStart {
   at::PhiloxCudaState philox;
   bool from_generator;
   uint64_t seed;
-  uint64_t offset;
 };
 
 template <class Compute>
@@ -37,29 +37,34 @@ __device__ __forceinline__ void resolve_stream(const StreamStart& start, core::P
     g0 = (std::get<1>(seed_and_words) / 4) * core::StreamLayout<Compute>::kElementsPerCounter;
   } else {
     key = core::philox_key_from_seed(start.seed);
-    g0 = start.offset;
+    g0 = 0;
   }
 }
 
 constexpr int kMaxDims = 25;
 
-// Memory offset (in elements) of logical index i.
-struct ContiguousLayout {
-  __device__ __forceinline__ int64_t offset(int64_t i) const { return i; }
-};
-struct StridedLayout {
-  int ndim;
+// The elements as rows of the innermost dim: row r starts in memory at memory_offset(r) and in
+// the stream at stream_offset(r) (before the call's base); along a row, memory moves by
+// row_stride and the stream by 1. A contiguous tensor in row-major stream order is one row.
+struct Rows {
+  int64_t count;
+  int64_t length;
+  int64_t row_stride;
+  int outer_dims;  // the dims above the innermost, after merging
   int64_t sizes[kMaxDims];
-  int64_t strides[kMaxDims];
-  __device__ __forceinline__ int64_t offset(int64_t i) const {
-    int64_t at = 0;
-    for (int d = ndim - 1; d > 0; --d) {
-      const int64_t size = sizes[d];
-      const int64_t q = i / size;
-      at += (i - q * size) * strides[d];
-      i = q;
+  int64_t memory_strides[kMaxDims];
+  int64_t stream_strides[kMaxDims];
+
+  __device__ __forceinline__ void offsets(int64_t r, int64_t& memory, uint64_t& stream) const {
+    memory = 0;
+    stream = 0;
+    for (int d = outer_dims - 1; d >= 0; --d) {
+      const int64_t q = r / sizes[d];
+      const int64_t j = r - q * sizes[d];
+      memory += j * memory_strides[d];
+      stream += static_cast<uint64_t>(j) * static_cast<uint64_t>(stream_strides[d]);
+      r = q;
     }
-    return at + i * strides[0];
   }
 };
 
@@ -87,97 +92,118 @@ struct alignas(sizeof(Out) * N) Pack {
   Out v[N];
 };
 
-// Thread j of the grid-stride loop handles counter j: elements j * per_counter - lead, ....
-// kAligned: contiguous output whose counter-sized groups are aligned, stored as one vector.
-template <OutDtype D, class Transform, class Layout, bool kAligned>
-__global__ void fill_kernel(typename DeviceOut<D>::type* out, int64_t n, StreamStart start, Transform transform,
-                            Layout layout) {
+// Work item t of the grid-stride loop is Philox counter `slot` of row t / slots: the counter
+// holding the row's stream position plus slot, whose elements it writes where they fall in the
+// row. kAligned: a single contiguous row whose counter-sized groups are aligned in memory, so
+// whole groups go out as one vector store.
+template <OutDtype D, class Transform, bool kAligned>
+__global__ void fill_kernel(typename DeviceOut<D>::type* out, Rows rows, uint64_t base, StreamStart start,
+                            Transform transform) {
   using Out = typename DeviceOut<D>::type;
   using Compute = std::conditional_t<D == OutDtype::kFloat64, double, float>;
   constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
   core::PhiloxKey key;
   uint64_t g0;
   resolve_stream<Compute>(start, key, g0);
-  const int64_t lead = static_cast<int64_t>(g0 % per_counter);
-  const uint64_t first_counter = core::counter_of<Compute>(g0);
-  const int64_t counters = (lead + n + per_counter - 1) / per_counter;
+  g0 += base;
+  const int64_t slots = (rows.length + per_counter - 1) / per_counter + 1;
+  const int64_t items = rows.count * slots;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < counters; j += stride) {
+  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < items; t += stride) {
+    const int64_t row = t / slots;
+    const int64_t slot = t - row * slots;
+    int64_t memory;
+    uint64_t g_row;
+    rows.offsets(row, memory, g_row);
+    g_row += g0;
+    const int64_t lead = static_cast<int64_t>(g_row % per_counter);
+    const int64_t first = slot * per_counter - lead;  // position in the row of the counter's first element
+    if (first >= rows.length) {
+      continue;
+    }
     uint32_t words[4];
-    core::philox_words(key, (first_counter + j) & core::kCounterMask<Compute>, words);
+    core::philox_words(key, (core::counter_of<Compute>(g_row) + slot) & core::kCounterMask<Compute>, words);
     Pack<Out, per_counter> pack;
 #pragma unroll
     for (int k = 0; k < per_counter; ++k) {
       pack.v[k] = static_cast<Out>(transform(core::uniform_from_words<Compute>(words, static_cast<uint64_t>(k))));
     }
-    const int64_t base = j * per_counter - lead;
-    if (kAligned && base >= 0 && base + per_counter <= n) {
-      *reinterpret_cast<Pack<Out, per_counter>*>(out + base) = pack;
+    if (kAligned && first >= 0 && first + per_counter <= rows.length) {
+      *reinterpret_cast<Pack<Out, per_counter>*>(out + first) = pack;
     } else {
 #pragma unroll
       for (int k = 0; k < per_counter; ++k) {
-        const int64_t i = base + k;
-        if (i >= 0 && i < n) {
-          out[layout.offset(i)] = pack.v[k];
+        const int64_t i = first + k;
+        if (i >= 0 && i < rows.length) {
+          out[memory + i * rows.row_stride] = pack.v[k];
         }
       }
     }
   }
 }
 
-// Sizes and strides with adjacent dims merged where memory allows, size-1 dims dropped.
-StridedLayout strided_layout(const at::Tensor& self) {
-  StridedLayout layout{};
+// Rows of self, with adjacent dims merged where both memory and stream allow, size-1 dims dropped.
+Rows rows_of(const at::Tensor& self, const ElementPositions& positions) {
+  Rows rows{};
+  int64_t sizes[kMaxDims + 1], memory[kMaxDims + 1], stream[kMaxDims + 1];
+  int dims = 0;
   for (int64_t d = 0; d < self.dim(); ++d) {
     const int64_t size = self.size(d);
-    const int64_t stride = self.stride(d);
     if (size == 1) {
       continue;
     }
-    if (layout.ndim > 0 && layout.strides[layout.ndim - 1] == stride * size) {
-      layout.sizes[layout.ndim - 1] *= size;
-      layout.strides[layout.ndim - 1] = stride;
+    if (dims > 0 && memory[dims - 1] == self.stride(d) * size && stream[dims - 1] == positions.strides[d] * size) {
+      sizes[dims - 1] *= size;
+      memory[dims - 1] = self.stride(d);
+      stream[dims - 1] = positions.strides[d];
       continue;
     }
-    TORCH_CHECK(layout.ndim < kMaxDims, "deepinit: tensors of more than ", kMaxDims, " dims are not supported on CUDA");
-    layout.sizes[layout.ndim] = size;
-    layout.strides[layout.ndim] = stride;
-    ++layout.ndim;
+    TORCH_CHECK(dims <= kMaxDims, "deepinit: tensors of more than ", kMaxDims, " dims are not supported on CUDA");
+    sizes[dims] = size;
+    memory[dims] = self.stride(d);
+    stream[dims] = positions.strides[d];
+    ++dims;
   }
-  if (layout.ndim == 0) {
-    layout.ndim = 1;
-    layout.sizes[0] = 1;
-    layout.strides[0] = 1;
+  if (dims == 0) {  // a single element
+    sizes[0] = 1;
+    memory[0] = 1;
+    stream[0] = 1;
+    dims = 1;
   }
-  return layout;
+  // The innermost dim's stream stride is 1 whenever its size exceeds 1 (row-major positions).
+  rows.length = sizes[dims - 1];
+  rows.row_stride = memory[dims - 1];
+  rows.outer_dims = dims - 1;
+  rows.count = 1;
+  for (int d = 0; d < dims - 1; ++d) {
+    rows.sizes[d] = sizes[d];
+    rows.memory_strides[d] = memory[d];
+    rows.stream_strides[d] = stream[d];
+    rows.count *= sizes[d];
+  }
+  return rows;
 }
 
 template <OutDtype D, class Transform>
-void launch(const at::Tensor& self, const StreamStart& start, const Transform& transform) {
+void launch(const at::Tensor& self, const ElementPositions& positions, const StreamStart& start,
+            const Transform& transform) {
   using Out = typename DeviceOut<D>::type;
   using Compute = std::conditional_t<D == OutDtype::kFloat64, double, float>;
   constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
-  const int64_t n = self.numel();
-  // One extra counter covers an offset that is not a multiple of per_counter.
-  const int64_t counters = n / per_counter + 2;
+  const Rows rows = rows_of(self, positions);
+  const int64_t items = rows.count * ((rows.length + per_counter - 1) / per_counter + 1);
   constexpr int threads = 256;
   const int64_t max_blocks = static_cast<int64_t>(at::cuda::getCurrentDeviceProperties()->multiProcessorCount) * 8;
-  const int blocks = static_cast<int>(std::max<int64_t>(1, std::min((counters + threads - 1) / threads, max_blocks)));
+  const int blocks = static_cast<int>(std::max<int64_t>(1, std::min((items + threads - 1) / threads, max_blocks)));
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   Out* out = static_cast<Out*>(self.data_ptr());
-  if (self.is_contiguous()) {
-    const int64_t lead = start.from_generator ? 0 : static_cast<int64_t>(start.offset % per_counter);
-    const auto group_start = reinterpret_cast<uintptr_t>(out) - static_cast<uintptr_t>(lead * sizeof(Out));
-    if (group_start % sizeof(Pack<Out, per_counter>) == 0) {
-      fill_kernel<D, Transform, ContiguousLayout, true>
-          <<<blocks, threads, 0, stream>>>(out, n, start, transform, ContiguousLayout{});
-    } else {
-      fill_kernel<D, Transform, ContiguousLayout, false>
-          <<<blocks, threads, 0, stream>>>(out, n, start, transform, ContiguousLayout{});
-    }
+  // A generator's start is a whole number of counters, so only base decides the alignment.
+  const int64_t lead = static_cast<int64_t>(positions.base % per_counter);
+  const auto group_start = reinterpret_cast<uintptr_t>(out) - static_cast<uintptr_t>(lead * sizeof(Out));
+  if (rows.count == 1 && rows.row_stride == 1 && group_start % sizeof(Pack<Out, per_counter>) == 0) {
+    fill_kernel<D, Transform, true><<<blocks, threads, 0, stream>>>(out, rows, positions.base, start, transform);
   } else {
-    fill_kernel<D, Transform, StridedLayout, false>
-        <<<blocks, threads, 0, stream>>>(out, n, start, transform, strided_layout(self));
+    fill_kernel<D, Transform, false><<<blocks, threads, 0, stream>>>(out, rows, positions.base, start, transform);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
@@ -188,9 +214,9 @@ void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& request)
   }
   const c10::cuda::CUDAGuard guard(self.device());
   StreamStart start{};
+  const ElementPositions positions = element_positions(self, request);
   if (request.seed.has_value()) {
     start.seed = static_cast<uint64_t>(*request.seed);
-    start.offset = static_cast<uint64_t>(request.offset);
   } else {
     auto* generator = at::get_generator_or_default<at::CUDAGeneratorImpl>(
         request.generator, at::cuda::detail::getDefaultCUDAGenerator(self.device().index()));
@@ -203,7 +229,9 @@ void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& request)
     start.philox = generator->philox_cuda_state(words);
     start.from_generator = true;
   }
-  visit_job(job, [&](const auto& transform, auto tag) { launch<decltype(tag)::value>(self, start, transform); });
+  visit_job(job, [&](const auto& transform, auto tag) {
+    launch<decltype(tag)::value>(self, positions, start, transform);
+  });
 }
 
 }  // namespace

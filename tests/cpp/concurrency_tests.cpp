@@ -79,15 +79,15 @@ int main() {
     for (const FillJob& j : jobs()) {
       const std::size_t bytes = bytes_of(j.dtype);
       std::vector<unsigned char> serial(kTotal * bytes);
-      cpu::fill_contiguous_scalar(j, serial.data(), kTotal, kOffset);
+      cpu::fill_contiguous_scalar(j, serial.data(), kOffset, cpu::Runs{1, kTotal, 0, 0});
       std::vector<unsigned char> shared(kTotal * bytes);
       std::vector<std::vector<unsigned char>> own(kThreads, std::vector<unsigned char>(kTotal * bytes));
       std::vector<std::thread> threads;
       for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
           const int64_t begin = t * kPerThread;
-          kernel.fill(j, shared.data() + begin * bytes, kPerThread, kOffset + begin);
-          kernel.fill(j, own[t].data(), kTotal, kOffset);
+          kernel.fill(j, shared.data() + begin * bytes, kOffset + begin, cpu::Runs{1, kPerThread, 0, 0});
+          kernel.fill(j, own[t].data(), kOffset, cpu::Runs{1, kTotal, 0, 0});
         });
       }
       for (std::thread& thread : threads) {

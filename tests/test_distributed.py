@@ -1,0 +1,98 @@
+"""DTensor init with real torch.distributed (gloo, on the CPU, 2 and 4 processes): every rank fills
+its shard with no communication, and full_tensor() equals the single-process init bit for bit,
+for Shard(0), Shard(1), uneven shards, Replicate and a 2-D mesh."""
+
+import os
+import sys
+import tempfile
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+import deepinit
+
+pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
+
+FILLS = {
+    "uniform_": lambda t, **k: deepinit.uniform_(t, -2.0, 2.0, **k),
+    "normal_": lambda t, **k: deepinit.normal_(t, 0.0, 0.02, **k),
+    "trunc_normal_": lambda t, **k: deepinit.trunc_normal_(t, std=0.02, **k),
+    "kaiming_uniform_": lambda t, **k: deepinit.kaiming_uniform_(t, a=5 ** 0.5, **k),
+    "xavier_normal_": lambda t, **k: deepinit.xavier_normal_(t, **k),
+}
+
+
+def _layouts(world):
+    from torch.distributed.tensor import Replicate, Shard
+
+    layouts = [
+        ((world,), [Shard(0)], (37, 13)),   # uneven rows
+        ((world,), [Shard(1)], (11, 22)),   # uneven columns
+        ((world,), [Replicate()], (9, 5)),
+        ((world,), [Shard(0)], (2, 7)),     # fewer rows than ranks: empty shards
+    ]
+    if world == 4:
+        layouts += [((2, 2), [Shard(0), Shard(1)], (10, 9)), ((2, 2), [Replicate(), Shard(0)], (15, 3)),
+                    ((2, 2), [Shard(1), Shard(1)], (6, 17))]
+    return layouts
+
+
+def _worker(rank, world, store_path):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store_path}", rank=rank, world_size=world)
+    try:
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.tensor import empty as dtensor_empty
+
+        for mesh_shape, placements, shape in _layouts(world):
+            mesh = init_device_mesh("cpu", mesh_shape)
+            for name, fill in FILLS.items():
+                for dtype in (torch.float32, torch.bfloat16):
+                    sharded = dtensor_empty(shape, dtype=dtype, device_mesh=mesh, placements=placements)
+                    assert fill(sharded, seed=1234, offset=7) is sharded
+                    whole = fill(torch.empty(shape, dtype=dtype), seed=1234, offset=7)
+                    full = sharded.full_tensor()
+                    assert torch.equal(full, whole), (mesh_shape, placements, shape, name, dtype)
+        # The default generator: ranks seeded alike draw the same key and agree.
+        mesh = init_device_mesh("cpu", (world,))
+        from torch.distributed.tensor import Shard
+
+        torch.manual_seed(99)
+        key = deepinit.distributed.draw_key(None, "cpu")
+        torch.manual_seed(99)
+        sharded = dtensor_empty((23, 5), device_mesh=mesh, placements=[Shard(0)])
+        deepinit.normal_(sharded)
+        assert torch.equal(sharded.full_tensor(), deepinit.normal_(torch.empty(23, 5), seed=key))
+        torch.manual_seed(99)
+        assert deepinit.distributed.check_same_key() == key
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_sharded_init_equals_single_process_init(world):
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.start_processes(_worker, args=(world, os.path.join(tmp, "store")), nprocs=world, join=True,
+                           start_method="spawn")
+
+
+def test_window_arguments_are_refused_on_a_dtensor():
+    """A DTensor gives its own window; checked in a one-process group."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dist.init_process_group("gloo", init_method=f"file://{os.path.join(tmp, 's')}", rank=0, world_size=1)
+        try:
+            from torch.distributed.device_mesh import init_device_mesh
+            from torch.distributed.tensor import Shard, empty
+
+            t = empty((4, 4), device_mesh=init_device_mesh("cpu", (1,)), placements=[Shard(0)])
+            with pytest.raises(ValueError, match="own window"):
+                deepinit.normal_(t, seed=1, global_shape=(4, 4), start=(0, 0))
+        finally:
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))

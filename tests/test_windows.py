@@ -1,0 +1,88 @@
+"""Windows: a tensor that is the block [start, start + shape) of a logical tensor of shape G gets
+the values the whole-G init puts there, for every fill, dtype and layout."""
+
+import pytest
+import torch
+
+import deepinit
+from testing import DEVICES, FLOAT_DTYPES
+
+FILLS = {
+    "uniform_": lambda t, **k: deepinit.uniform_(t, -1.0, 3.0, **k),
+    "normal_": lambda t, **k: deepinit.normal_(t, 0.5, 2.0, **k),
+    "trunc_normal_": lambda t, **k: deepinit.trunc_normal_(t, std=0.7, **k),
+    "kaiming_uniform_": lambda t, **k: deepinit.kaiming_uniform_(t, a=0.1, **k),
+    "kaiming_normal_": lambda t, **k: deepinit.kaiming_normal_(t, mode="fan_out", **k),
+    "xavier_uniform_": lambda t, **k: deepinit.xavier_uniform_(t, gain=1.5, **k),
+    "xavier_normal_": lambda t, **k: deepinit.xavier_normal_(t, **k),
+}
+# (global shape, start, block shape)
+WINDOWS = [
+    ((100, 37), (0, 0), (100, 37)),
+    ((100, 37), (30, 0), (20, 37)),  # rows
+    ((100, 37), (0, 5), (100, 10)),  # columns
+    ((100, 37), (31, 7), (19, 29)),  # a block
+    ((6, 7, 8, 9), (1, 2, 3, 4), (5, 4, 5, 5)),
+    ((5, 1, 9), (2, 0, 3), (3, 1, 6)),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", FILLS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("global_shape,start,shape", WINDOWS)
+def test_window_equals_the_whole_init(device, name, dtype, global_shape, start, shape):
+    fill = FILLS[name]
+    whole = fill(torch.empty(global_shape, dtype=dtype, device=device), seed=21, offset=9)
+    block = fill(torch.empty(shape, dtype=dtype, device=device), seed=21, offset=9, global_shape=global_shape,
+                 start=start)
+    expected = whole[tuple(slice(s, s + n) for s, n in zip(start, shape))]
+    assert torch.equal(block, expected)
+    # A non-contiguous block too: the window is about logical positions, not memory.
+    if len(shape) >= 2:
+        transposed = torch.empty(tuple(reversed(shape)), dtype=dtype, device=device).permute(
+            *reversed(range(len(shape))))
+        fill(transposed, seed=21, offset=9, global_shape=global_shape, start=start)
+        assert torch.equal(transposed, expected)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_row_chunks_need_only_an_offset(device):
+    whole = deepinit.normal_(torch.empty(40, 16, device=device), seed=2)
+    by_offset = deepinit.normal_(torch.empty(10, 16, device=device), seed=2, offset=20 * 16)
+    by_window = deepinit.normal_(torch.empty(10, 16, device=device), seed=2, global_shape=(40, 16), start=(20, 0))
+    assert torch.equal(by_offset, whole[20:30]) and torch.equal(by_window, whole[20:30])
+
+
+def test_fans_come_from_the_global_shape():
+    block = deepinit.kaiming_uniform_(torch.empty(10, 4), seed=1, global_shape=(10, 400), start=(0, 0))
+    bound = 3 ** 0.5 * (2 / (1 + 0.01**2)) ** 0.5 / 400 ** 0.5
+    assert block.abs().max() <= bound and block.abs().max() > 0.5 * bound
+
+
+@pytest.mark.parametrize("kwargs,error,text", [
+    ({"global_shape": (10, 10)}, ValueError, "both global_shape= and start="),
+    ({"start": (0, 0)}, ValueError, "both global_shape= and start="),
+    ({"global_shape": (10, 10), "start": (8, 0)}, RuntimeError, "does not fit"),
+    ({"global_shape": (10,), "start": (0,)}, RuntimeError, "one entry per dim"),
+    ({"global_shape": (10, 10), "start": (-1, 0)}, RuntimeError, "does not fit"),
+])
+def test_bad_windows_are_refused(kwargs, error, text):
+    t = torch.full((4, 4), 7.0)
+    with pytest.raises(error, match=text):
+        deepinit.normal_(t, seed=1, **kwargs)
+    assert torch.all(t == 7.0)
+
+
+def test_a_window_needs_a_seed():
+    with pytest.raises(ValueError, match="needs seed="):
+        deepinit.normal_(torch.empty(2, 2), global_shape=(4, 4), start=(0, 0))
+    with pytest.raises(RuntimeError, match="needs seed"):
+        torch.ops.deepinit.normal_(torch.empty(2, 2), global_shape=[4, 4], start=[0, 0])
+
+
+def test_opcheck_with_a_window():
+    from torch.library import opcheck
+
+    opcheck(torch.ops.deepinit.trunc_normal_, (torch.empty(6, 5), 0.0, 1.0, -2.0, 2.0),
+            {"seed": 3, "global_shape": [20, 9], "start": [4, 2]})
