@@ -23,6 +23,28 @@ from .init import (
     xavier_uniform_,
     zeros_,
 )
+from .extra import (
+    constant,
+    dirac,
+    dirac_,
+    eye,
+    eye_,
+    kaiming_normal,
+    kaiming_uniform,
+    lecun_normal_,
+    lecun_uniform_,
+    normal,
+    orthogonal,
+    orthogonal_,
+    sparse,
+    sparse_,
+    trunc_normal_tf_,
+    uniform,
+    variance_scaling_,
+    xavier_normal,
+    xavier_uniform,
+)
+from .modules import init_module_, parameter_key, patch_torch
 from .tables import init_table_file
 
 __version__ = "0.1.0"
@@ -55,6 +77,19 @@ __all__ = [
     "kaiming_normal_",
     "xavier_uniform_",
     "xavier_normal_",
+    # the rest of torch.nn.init
+    "eye_",
+    "dirac_",
+    "orthogonal_",
+    "sparse_",
+    # beyond torch
+    "variance_scaling_",
+    "lecun_normal_",
+    "lecun_uniform_",
+    "trunc_normal_tf_",
+    "patch_torch",
+    "init_module_",
+    "parameter_key",
     "init_table_file",
     "distributed",
 ]

@@ -24,6 +24,9 @@ WINDOWS = [
     ((100, 37), (31, 7), (19, 29)),  # a block
     ((6, 7, 8, 9), (1, 2, 3, 4), (5, 4, 5, 5)),
     ((5, 1, 9), (2, 0, 3), (3, 1, 6)),
+    ((64, 128), (8, 32), (40, 64)),  # rows of whole registers (the CPU's aligned-rows path)
+    ((40, 96), (3, 16), (30, 48)),
+    ((33, 1024), (1, 512), (31, 512)),  # rows long enough for one kernel call each
 ]
 
 
@@ -31,10 +34,11 @@ WINDOWS = [
 @pytest.mark.parametrize("name", FILLS)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("global_shape,start,shape", WINDOWS)
-def test_window_equals_the_whole_init(device, name, dtype, global_shape, start, shape):
+@pytest.mark.parametrize("offset", [9, 64])
+def test_window_equals_the_whole_init(device, name, dtype, global_shape, start, shape, offset):
     fill = FILLS[name]
-    whole = fill(torch.empty(global_shape, dtype=dtype, device=device), seed=21, offset=9)
-    block = fill(torch.empty(shape, dtype=dtype, device=device), seed=21, offset=9, global_shape=global_shape,
+    whole = fill(torch.empty(global_shape, dtype=dtype, device=device), seed=21, offset=offset)
+    block = fill(torch.empty(shape, dtype=dtype, device=device), seed=21, offset=offset, global_shape=global_shape,
                  start=start)
     expected = whole[tuple(slice(s, s + n) for s, n in zip(start, shape))]
     assert torch.equal(block, expected)
@@ -42,7 +46,7 @@ def test_window_equals_the_whole_init(device, name, dtype, global_shape, start, 
     if len(shape) >= 2:
         transposed = torch.empty(tuple(reversed(shape)), dtype=dtype, device=device).permute(
             *reversed(range(len(shape))))
-        fill(transposed, seed=21, offset=9, global_shape=global_shape, start=start)
+        fill(transposed, seed=21, offset=offset, global_shape=global_shape, start=start)
         assert torch.equal(transposed, expected)
 
 

@@ -269,9 +269,9 @@ inline __attribute__((always_inline)) void store_registers(DtypeTag<D> tag, unsi
 // Any fill: the transform runs on kGroup registers at a time, straight from the bits of each
 // step (4 kPhiloxSets registers, in element order) that bits_of_step(step, bits) provides.
 // Elements first, first + 1, ... go to out[first], ...; those outside [0, n) are dropped.
-template <class Transform, OutDtype D, class Provider>
-void transform_direct(const Transform& transform, DtypeTag<D> tag, unsigned char* out, int64_t n, int64_t first,
-                      const Provider& bits_of_step) {
+template <class Transform, OutDtype D, class Provider, class Sink>
+void transform_direct(const Transform& transform, DtypeTag<D> tag, int64_t n, int64_t first,
+                      const Provider& bits_of_step, const Sink& sink) {
   constexpr bool f64 = D == OutDtype::kFloat64;
   constexpr int lanes = f64 ? 4 : 8;         // elements per register
   constexpr int registers = 4 * kPhiloxSets;  // element registers per step
@@ -284,9 +284,9 @@ void transform_direct(const Transform& transform, DtypeTag<D> tag, unsigned char
         r.v[k] = bits[group + k];
       }
       if constexpr (f64) {
-        store_registers(tag, out, n, i + group * lanes, transform(core::uniform_f64_from_bits(r)));
+        sink.store(tag, i + group * lanes, transform(core::uniform_f64_from_bits(r)));
       } else {
-        store_registers(tag, out, n, i + group * lanes, transform(core::uniform_f32_from_bits(r)));
+        sink.store(tag, i + group * lanes, transform(core::uniform_f32_from_bits(r)));
       }
     }
   }
@@ -301,9 +301,9 @@ void transform_direct(const Transform& transform, DtypeTag<D> tag, unsigned char
 #endif
 constexpr int kBlockSteps = DEEPINIT_AVX2_BLOCK_STEPS;
 
-template <class Transform, OutDtype D, class Provider>
-void transform_staged(const Transform& transform, DtypeTag<D> tag, unsigned char* out, int64_t n, int64_t first,
-                      const Provider& bits_of_step) {
+template <class Transform, OutDtype D, class Provider, class Sink>
+void transform_staged(const Transform& transform, DtypeTag<D> tag, int64_t n, int64_t first,
+                      const Provider& bits_of_step, const Sink& sink) {
   constexpr bool f64 = D == OutDtype::kFloat64;
   using Compute = std::conditional_t<f64, double, float>;
   using FGroup = std::conditional_t<f64, F64v<kGroup>, F32v<kGroup>>;
@@ -362,26 +362,59 @@ void transform_staged(const Transform& transform, DtypeTag<D> tag, unsigned char
         x_lower.v[k] = unpack_lanes(tail_mask[v + k], tail_p + next_tail, x_lower.v[k]);
         next_tail += __builtin_popcount(tail_mask[v + k]);
       }
-      store_registers(tag, out, n, i + v * lanes, transform.finish(sign, x_lower));
+      sink.store(tag, i + v * lanes, transform.finish(sign, x_lower));
     }
   }
 }
 
 // Runs the transform over elements first, first + 1, ... (see transform_direct), staged when
 // that pays.
-template <class Transform, OutDtype D, class Provider>
-void transform_elements(const Transform& transform, DtypeTag<D> tag, unsigned char* out, int64_t n, int64_t first,
-                        const Provider& bits_of_step) {
+template <class Transform, OutDtype D, class Provider, class Sink>
+void transform_elements(const Transform& transform, DtypeTag<D> tag, int64_t n, int64_t first,
+                        const Provider& bits_of_step, const Sink& sink) {
   if constexpr (std::is_same_v<Transform, core::UniformTransform<std::conditional_t<D == OutDtype::kFloat64, double, float>>>) {
-    transform_direct(transform, tag, out, n, first, bits_of_step);
+    transform_direct(transform, tag, n, first, bits_of_step, sink);
   } else {
     if (transform.staged() && transform.mostly_central()) {
-      transform_staged(transform, tag, out, n, first, bits_of_step);
+      transform_staged(transform, tag, n, first, bits_of_step, sink);
     } else {
-      transform_direct(transform, tag, out, n, first, bits_of_step);
+      transform_direct(transform, tag, n, first, bits_of_step, sink);
     }
   }
 }
+
+// Where the transformed registers go. Elements are numbered in the order they are generated;
+// store(tag, first, x) receives registers x for elements first, first + 1, ... in increasing
+// order of first.
+//
+// One run: element e goes to out[e], those outside [0, n) are dropped.
+struct RunSink {
+  unsigned char* out;
+  int64_t n;
+  template <OutDtype D, class X>
+  void store(DtypeTag<D> tag, int64_t first, const X& x) const {
+    store_registers(tag, out, n, first, x);
+  }
+};
+
+// Rows of `length` elements, `stride` bytes apart, whose length is a multiple of the registers
+// stored at once: element e goes to row e / length, which the sink follows as e grows.
+template <OutDtype D>
+struct RowSink {
+  unsigned char* out;
+  int64_t length;
+  int64_t stride;
+  mutable int64_t row = 0;
+  mutable int64_t row_start = 0;
+  template <class X>
+  void store(DtypeTag<D> tag, int64_t first, const X& x) const {
+    while (first >= row_start + length) {
+      ++row;
+      row_start += length;
+    }
+    store_registers(tag, out + row * stride, length, first - row_start, x);
+  }
+};
 
 // One contiguous run: the steps' counters follow one another from g0's.
 template <class Transform, OutDtype D>
@@ -393,9 +426,49 @@ void fill_run(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key,
   // Start at the first element of g0's counter, `lead` elements before out[0].
   const int64_t lead = static_cast<int64_t>(g0 % per_counter);
   const uint64_t counter = core::counter_of<Compute>(g0);
-  transform_elements(transform, tag, out, n, -lead, [&](int64_t step, __m256i* bits) {
+  transform_elements(transform, tag, n, -lead, [&](int64_t step, __m256i* bits) {
     step_bits<f64>(key, counter + 8 * kPhiloxSets * static_cast<uint64_t>(step), bits);
-  });
+  }, RunSink{out, n});
+}
+
+// Rows whose elements come in whole registers: every row starts on a counter boundary and holds
+// a whole number of 8-counter registers. Each register of Philox lanes then takes 8 consecutive
+// counters of one row, and transformed registers go straight to their row: no copies at all.
+template <OutDtype D>
+constexpr int64_t kRowQuantum = 8 * core::StreamLayout<std::conditional_t<D == OutDtype::kFloat64, double, float>>::kElementsPerCounter;
+
+template <class Transform, OutDtype D>
+void fill_aligned_rows(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
+                       uint64_t g0, const Runs& runs) {
+  constexpr bool f64 = D == OutDtype::kFloat64;
+  using Compute = std::conditional_t<f64, double, float>;
+  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
+  constexpr uint64_t mask = core::kCounterMask<Compute>;
+  constexpr int64_t quantum = kRowQuantum<D>;  // elements of one 8-counter register
+  const int64_t per_row = runs.length / quantum;
+  int64_t row = 0, part = 0;  // of the next register, advanced as the steps go by
+  transform_elements(transform, tag, runs.count * runs.length, 0, [&](int64_t, __m256i* bits) {
+    U32v<kPhiloxSets> w[4];
+    for (int p = 0; p < kPhiloxSets; ++p) {
+      const uint64_t counter =
+          (core::counter_of<Compute>(g0 + static_cast<uint64_t>(row) * runs.g_stride) + 8 * part) & mask;
+      U32v<1> lo, hi;
+      counter_lanes(counter, mask, lo, hi);
+      w[0].v[p] = lo.v[0];
+      w[1].v[p] = hi.v[0];
+      if (++part == per_row) {
+        part = 0;
+        ++row;
+      }
+    }
+    w[2] = U32v<kPhiloxSets>(0u);
+    w[3] = U32v<kPhiloxSets>(0u);
+    core::philox4x32_10(w, key);
+    for (int p = 0; p < kPhiloxSets; ++p) {
+      (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
+    }
+  }, RowSink<D>{out, runs.length, runs.out_stride});
+  static_assert(per_counter * 8 == quantum, "");
 }
 
 // memcpy for the short copies of fill_short_runs: whole registers while they fit, then bytes.
@@ -498,11 +571,11 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
       at += segments[k].length;
     }
     std::memset(ordered + m, 0, (block - m) * sizeof(Bits));  // the last step's unused lanes
-    transform_elements(transform, tag, staged_out, m, 0, [&](int64_t step, __m256i* bits) {
+    transform_elements(transform, tag, m, 0, [&](int64_t step, __m256i* bits) {
       for (int r = 0; r < 4 * kPhiloxSets; ++r) {
         bits[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(ordered + step * 4 * kPhiloxSets * lanes) + r);
       }
-    });
+    }, RunSink{staged_out, m});
     at = 0;
     for (int k = 0; k < n_segments; ++k) {
       copy_small(out + segments[k].row * runs.out_stride + segments[k].column * bytes, staged_out + at * bytes,
@@ -521,8 +594,14 @@ void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, uint64_t g0, const Runs&
   visit_job(job, [&](const auto& transform, auto tag) {
     const RoundKeys keys(PhiloxKey{job.key0, job.key1});
     auto* bytes = static_cast<unsigned char*>(out);
+    constexpr OutDtype D = decltype(tag)::value;
+    constexpr int per_counter = D == OutDtype::kFloat64 ? 2 : 4;
     if (runs.count > 1 && runs.length < kShortRun) {
-      fill_short_runs(transform, tag, keys, bytes, g0, runs);
+      if (runs.length % kRowQuantum<D> == 0 && g0 % per_counter == 0 && runs.g_stride % per_counter == 0) {
+        fill_aligned_rows(transform, tag, keys, bytes, g0, runs);
+      } else {
+        fill_short_runs(transform, tag, keys, bytes, g0, runs);
+      }
       return;
     }
     for (int64_t r = 0; r < runs.count; ++r) {

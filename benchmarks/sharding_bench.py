@@ -1,0 +1,134 @@
+"""Sharded and streamed init, measured (issue 6; docs/sharding.md holds the output).
+
+1. Windows: time per element of row blocks and column blocks of a (rows x 128) float32 table,
+   against the contiguous fill of the same number of elements.
+2. Ranks: per-rank throughput of a DTensor init (gloo, one thread per rank, Shard(0) and
+   Shard(1)) against one process filling a tensor of the same local size with one thread.
+3. Streaming: init_table_file of a table larger than half the RAM into a .npy file, against
+   numpy.save of the same bytes (both write through the page cache to the same disk).
+
+    python benchmarks/sharding_bench.py [--skip-stream] [--stream-gb 13]
+"""
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+import deepinit
+from deepinit.bench import measure_in_turns
+
+FILLS = {
+    "uniform_": lambda t, **k: deepinit.uniform_(t, -1, 1, seed=1, **k),
+    "normal_": lambda t, **k: deepinit.normal_(t, 0, 0.02, seed=1, **k),
+    "trunc_normal_(std=0.02)": lambda t, **k: deepinit.trunc_normal_(t, std=0.02, seed=1, **k),
+}
+
+
+def windows(rows=200_000, cols=128):
+    print(f"\n## Windows of a ({rows} x {cols}) float32 table, {torch.get_num_threads()} threads\n")
+    print("| fill | block | ns/element | vs contiguous |")
+    print("| --- | --- | --- | --- |")
+    half = torch.empty(rows // 2, cols)
+    blocks = {
+        f"rows [{rows // 4}, {3 * rows // 4}) x all columns": (torch.empty(rows // 2, cols), (rows // 4, 0)),
+        f"all rows x columns [32, 96)": (torch.empty(rows, cols // 2), (0, 32)),
+        f"all rows x columns [32, 64)": (torch.empty(rows, cols // 4), (0, 32)),
+    }
+    for name, fill in FILLS.items():
+        calls = [lambda: fill(half)] + [
+            lambda t=t, s=s: fill(t, global_shape=(rows, cols), start=s) for t, s in blocks.values()
+        ]
+        times = measure_in_turns("cpu", calls, 7)
+        base = times[0] / half.numel()
+        for label, (t, _), seconds in zip(blocks, blocks.values(), times[1:]):
+            per = seconds / t.numel()
+            print(f"| {name} | {label} | {1e9 * per:.2f} | {per / base:.2f}x |")
+
+
+def _rank_worker(rank, world, store, shape, result_dir):
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, empty
+
+    mesh = init_device_mesh("cpu", (world,))
+    lines = []
+    for dim in (0, 1):
+        t = empty(shape, device_mesh=mesh, placements=[Shard(dim)])
+        for name, fill in FILLS.items():
+            dist.barrier()
+            (seconds,) = measure_in_turns("cpu", [lambda: fill(t)], 7)
+            lines.append(f"{dim}\t{name}\t{seconds}\t{t._local_tensor.numel()}")
+    with open(os.path.join(result_dir, f"{rank}.tsv"), "w") as f:
+        f.write("\n".join(lines))
+    dist.destroy_process_group()
+
+
+def ranks(world=2, shape=(400_000, 128)):
+    print(f"\n## Per-rank throughput, {world} ranks (gloo, 1 thread each) vs 1 process (1 thread)\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.start_processes(_rank_worker, args=(world, os.path.join(tmp, "store"), shape, tmp), nprocs=world,
+                           join=True, start_method="spawn")
+        results = [line.split("\t") for r in range(world) for line in open(os.path.join(tmp, f"{r}.tsv"))]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    local = torch.empty(shape[0] // world, shape[1])
+    single = {name: measure_in_turns("cpu", [lambda f=fill: f(local)], 7)[0] / local.numel() for name, fill in FILLS.items()}
+    torch.set_num_threads(threads)
+    print("| sharding | fill | per-rank GB/s (slowest rank) | one process GB/s | ratio |")
+    print("| --- | --- | --- | --- | --- |")
+    for dim in ("0", "1"):
+        for name in FILLS:
+            per_rank = [float(s) / int(n) for d, f, s, n in results if d == dim and f == name]
+            slowest = max(per_rank)
+            print(f"| Shard({dim}) | {name} | {4 / slowest / 1e9:.2f} | {4 / single[name] / 1e9:.2f} | "
+                  f"{single[name] / slowest:.2f} |")
+
+
+def streaming(gigabytes, directory):
+    cols = 128
+    rows = int(gigabytes * 1e9) // (4 * cols)
+    print(f"\n## Streaming a ({rows} x {cols}) float32 table ({rows * cols * 4 / 1e9:.1f} GB) to .npy\n")
+    path = os.path.join(directory, "deepinit_stream.npy")
+    start = time.perf_counter()
+    deepinit.init_table_file(path, (rows, cols), "normal_", std=0.02, seed=1, progress=False)
+    os.sync()
+    ours = time.perf_counter() - start
+    os.remove(path)
+    array = np.empty((rows, cols), dtype=np.float32)
+    array.fill(0.5)  # in memory, as numpy.save needs it
+    start = time.perf_counter()
+    np.save(path, array)
+    os.sync()
+    theirs = time.perf_counter() - start
+    os.remove(path)
+    del array
+    gb = rows * cols * 4 / 1e9
+    print("| writer | seconds | GB/s |")
+    print("| --- | --- | --- |")
+    print(f"| deepinit.init_table_file (generates and writes) | {ours:.1f} | {gb / ours:.2f} |")
+    print(f"| numpy.save (writes an array already in memory) | {theirs:.1f} | {gb / theirs:.2f} |")
+    print(f"\ndeepinit runs at {100 * theirs / ours:.0f}% of numpy.save's speed.")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-stream", action="store_true")
+    parser.add_argument("--stream-gb", type=float, default=None, help="table size (default: half the RAM + 1 GB)")
+    parser.add_argument("--dir", default=tempfile.gettempdir(), help="where the streamed files go")
+    args = parser.parse_args()
+    windows()
+    ranks()
+    if not args.skip_stream:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+        streaming(args.stream_gb or ram / 2 + 1, args.dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""The rest of torch.nn.init (eye_, dirac_, orthogonal_, sparse_ and the deprecated aliases) and
+what JAX, Keras and timm users look for (variance_scaling_, lecun_normal_, lecun_uniform_,
+trunc_normal_tf_). Signatures, defaults and errors follow torch (and JAX / timm for theirs); the
+random parts draw from deepinit streams, so seed= and offset= work here too.
+"""
+
+import math
+import warnings
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from . import distributed as _distributed
+from .init import (
+    _calculate_fan_in_and_fan_out,
+    _logical,
+    constant_,
+    kaiming_normal_,
+    kaiming_uniform_,
+    normal_,
+    trunc_normal_,
+    uniform_,
+    xavier_normal_,
+    xavier_uniform_,
+)
+
+__all__ = [
+    "eye_",
+    "dirac_",
+    "orthogonal_",
+    "sparse_",
+    "variance_scaling_",
+    "lecun_normal_",
+    "lecun_uniform_",
+    "trunc_normal_tf_",
+]
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    r"""Fill the 2-dimensional input `Tensor` with the identity matrix. Identical to torch's."""
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    with torch.no_grad():
+        torch.eye(*tensor.shape, out=tensor, requires_grad=tensor.requires_grad)
+    return tensor
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    r"""Fill the {3, 4, 5}-dimensional input `Tensor` with the Dirac delta function. Identical to
+    torch's."""
+    dimensions = tensor.ndimension()
+    if dimensions not in [3, 4, 5]:
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.size()
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    if tensor.is_meta:
+        return tensor
+    out_chans_per_grp = sizes[0] // groups
+    min_dim = min(out_chans_per_grp, sizes[1])
+    with torch.no_grad():
+        tensor.zero_()
+        centre = tuple(s // 2 for s in sizes[2:])
+        for g in range(groups):
+            for d in range(min_dim):
+                tensor[(g * out_chans_per_grp + d, d) + centre] = 1
+    return tensor
+
+
+def _resolve_seed(tensor, generator, seed):
+    """A stream key for functions whose random parts take several fills: the given seed, or one
+    64-bit key drawn from the generator (the default generator of the tensor's device)."""
+    if seed is not None:
+        if generator is not None:
+            raise ValueError("pass either seed= or generator=, not both")
+        return seed
+    device = tensor.device if not tensor.is_meta else torch.device("cpu")
+    return _distributed.draw_key(generator, device)
+
+
+def orthogonal_(
+    tensor: Tensor,
+    gain: float = 1,
+    generator: Optional[torch.Generator] = None,
+    *,
+    seed: Optional[int] = None,
+    offset: int = 0,
+) -> Tensor:
+    r"""Fill the input `Tensor` with a (semi) orthogonal matrix (Saxe et al., 2013).
+
+    As torch's: the QR factorisation of a standard normal matrix, its signs fixed, times gain.
+    The normal matrix comes from a deepinit stream (``seed=``/``offset=``, or the generator), so
+    the result is reproducible from the seed on one machine; the QR itself is LAPACK's (or
+    cuSOLVER's), whose last bits may differ between libraries and devices.
+    """
+    if tensor.ndimension() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    rows = tensor.size(0)
+    cols = tensor.numel() // rows
+    flattened = tensor.new_empty((rows, cols))
+    normal_(flattened, 0, 1, generator, seed=seed, offset=offset)
+    if rows < cols:
+        flattened.t_()
+    q, r = torch.linalg.qr(flattened)
+    q *= torch.diag(r, 0).sign()  # Make Q uniform according to https://arxiv.org/pdf/math-ph/0609050.pdf
+    if rows < cols:
+        q.t_()
+    with torch.no_grad():
+        tensor.view_as(q).copy_(q)
+        tensor.mul_(gain)
+    return tensor
+
+
+def sparse_(
+    tensor: Tensor,
+    sparsity: float,
+    std: float = 0.01,
+    generator: Optional[torch.Generator] = None,
+    *,
+    seed: Optional[int] = None,
+    offset: int = 0,
+) -> Tensor:
+    r"""Fill the 2D input `Tensor` as a sparse matrix (Martens, 2010): N(0, std^2) values with
+    ``ceil(sparsity * rows)`` zeros in each column.
+
+    Differs from torch: the zeros' places come from the same deepinit stream as the values (torch
+    draws them from the global generator even when given one), so ``seed=`` or ``generator=``
+    fixes the whole result. Values take stream positions offset .. offset + numel, the zeros'
+    places the next numel positions.
+    """
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    if tensor.is_meta:
+        return tensor
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    seed = _resolve_seed(tensor, generator, seed)
+    normal_(tensor, 0, std, seed=seed, offset=offset)
+    if num_zeros > 0:
+        keys = uniform_(torch.empty(rows, cols, dtype=torch.float64, device=tensor.device), seed=seed,
+                        offset=(offset + tensor.numel()) % (1 << 64))
+        zero_rows = keys.argsort(dim=0, stable=True)[:num_zeros]
+        with torch.no_grad():
+            tensor.scatter_(0, zero_rows, 0.0)
+    return tensor
+
+
+# Keras' and JAX's correction: the std of N(0, 1) truncated to [-2, 2].
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def variance_scaling_(
+    tensor: Tensor,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+    generator: Optional[torch.Generator] = None,
+    *,
+    seed: Optional[int] = None,
+    offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
+) -> Tensor:
+    r"""JAX's and Keras' variance scaling: values of variance ``scale / n``, n the fan_in, the
+    fan_out or their mean (``mode``), from a ``"truncated_normal"`` (truncated at two of its
+    stds and rescaled by 0.87962566103423978 so that the std after truncation is the target), a
+    ``"normal"`` or a ``"uniform"`` distribution. Fans follow torch's convention (dim 0 is
+    fan_out, dim 1 fan_in, the rest the receptive field), not JAX's (last two dims).
+    """
+    if scale <= 0.0:
+        raise ValueError(f"`scale` must be positive float. Got: {scale}")
+    modes = {"fan_in", "fan_out", "fan_avg"}
+    if mode not in modes:
+        raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(_logical(tensor, global_shape))
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    if n <= 0:
+        raise ValueError(f"variance_scaling_ needs a positive {mode}, but the tensor has shape {tuple(tensor.shape)}")
+    variance = scale / n
+    stream = dict(seed=seed, offset=offset, global_shape=global_shape, start=start)
+    if distribution == "truncated_normal":
+        std = math.sqrt(variance) / _TRUNCATED_STD
+        return trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator, **stream)
+    if distribution == "normal":
+        return normal_(tensor, 0.0, math.sqrt(variance), generator, **stream)
+    if distribution == "uniform":
+        bound = math.sqrt(3.0 * variance)
+        return uniform_(tensor, -bound, bound, generator, **stream)
+    raise ValueError(f"invalid distribution for variance scaling initializer: {distribution}")
+
+
+def lecun_normal_(
+    tensor: Tensor,
+    generator: Optional[torch.Generator] = None,
+    *,
+    seed: Optional[int] = None,
+    offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
+) -> Tensor:
+    r"""LeCun normal: ``variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal")``, as JAX's
+    and Keras'."""
+    return variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal", generator, seed=seed, offset=offset,
+                             global_shape=global_shape, start=start)
+
+
+def lecun_uniform_(
+    tensor: Tensor,
+    generator: Optional[torch.Generator] = None,
+    *,
+    seed: Optional[int] = None,
+    offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
+) -> Tensor:
+    r"""LeCun uniform: ``variance_scaling_(tensor, 1.0, "fan_in", "uniform")``, as JAX's and
+    Keras'."""
+    return variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator, seed=seed, offset=offset,
+                             global_shape=global_shape, start=start)
+
+
+def trunc_normal_tf_(
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: Optional[torch.Generator] = None,
+    *,
+    seed: Optional[int] = None,
+    offset: int = 0,
+    global_shape: Optional[Sequence[int]] = None,
+    start: Optional[Sequence[int]] = None,
+) -> Tensor:
+    r"""timm's TensorFlow-style truncated normal: bounds a and b are in units of std around the
+    mean, so the values lie in [mean + a std, mean + b std]. One exact pass, like trunc_normal_."""
+    return trunc_normal_(tensor, mean, std, mean + a * std, mean + b * std, generator, seed=seed, offset=offset,
+                         global_shape=global_shape, start=start)
+
+
+def _make_deprecate(meth):
+    new_name = meth.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(
+            f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.", FutureWarning, stacklevel=2
+        )
+        return meth(*args, **kwargs)
+
+    deprecated_init.__doc__ = f"{old_name}(...): deprecated, as in torch; use {new_name}."
+    deprecated_init.__name__ = old_name
+    return deprecated_init
+
+
+# torch.nn.init's deprecated aliases, with the same FutureWarning.
+uniform = _make_deprecate(uniform_)
+normal = _make_deprecate(normal_)
+constant = _make_deprecate(constant_)
+eye = _make_deprecate(eye_)
+dirac = _make_deprecate(dirac_)
+xavier_uniform = _make_deprecate(xavier_uniform_)
+xavier_normal = _make_deprecate(xavier_normal_)
+kaiming_uniform = _make_deprecate(kaiming_uniform_)
+kaiming_normal = _make_deprecate(kaiming_normal_)
+orthogonal = _make_deprecate(orthogonal_)
+sparse = _make_deprecate(sparse_)

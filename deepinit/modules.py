@@ -1,0 +1,226 @@
+"""deepinit for whole models: one switch for existing code (patch_torch), and reproducible
+whole-model init keyed by parameter name (init_module_). docs/migration.md shows both.
+"""
+
+import fnmatch
+import hashlib
+import inspect
+import sys
+from typing import Callable, Mapping, Optional, Union
+
+import torch
+import torch.nn as nn
+
+from . import extra as _extra
+from . import init as _init
+
+# torch.nn.init's functions and their deepinit twins.
+TWINS = {
+    "calculate_gain": _init.calculate_gain,
+    "uniform_": _init.uniform_,
+    "normal_": _init.normal_,
+    "trunc_normal_": _init.trunc_normal_,
+    "constant_": _init.constant_,
+    "ones_": _init.ones_,
+    "zeros_": _init.zeros_,
+    "eye_": _extra.eye_,
+    "dirac_": _extra.dirac_,
+    "xavier_uniform_": _init.xavier_uniform_,
+    "xavier_normal_": _init.xavier_normal_,
+    "kaiming_uniform_": _init.kaiming_uniform_,
+    "kaiming_normal_": _init.kaiming_normal_,
+    "orthogonal_": _extra.orthogonal_,
+    "sparse_": _extra.sparse_,
+}
+
+
+class patch_torch:
+    """Routes torch.nn.init's functions to their deepinit twins, everywhere they are referenced.
+
+    ``patch_torch()`` patches at once and returns a handle whose ``undo()`` restores torch;
+    ``with patch_torch(): ...`` restores on exit. Patches nest: each restores what it replaced.
+    Besides ``torch.nn.init.<fn>`` it rebinds every module-level name already bound to one of
+    those functions (``from torch.nn.init import xavier_uniform_``, as nn.MultiheadAttention
+    and nn.Transformer do, and as user code may), so nn.Linear, nn.Conv*, nn.Embedding,
+    nn.MultiheadAttention and user code all use deepinit. Names bound after the patch, or kept
+    in closures and containers, are not seen.
+    """
+
+    def __init__(self, twins: Optional[Mapping[str, Callable]] = None):
+        twins = dict(TWINS if twins is None else twins)
+        originals = {id(getattr(torch.nn.init, name)): twin for name, twin in twins.items()}
+        self._saved = []  # (namespace, name, original)
+        for module in list(sys.modules.values()):
+            namespace = getattr(module, "__dict__", None)
+            if not isinstance(namespace, dict):
+                continue
+            for key, value in list(namespace.items()):
+                twin = originals.get(id(value))
+                if twin is not None and value is not twin:
+                    self._saved.append((module, key, value))
+                    setattr(module, key, twin)
+        self._active = True
+
+    def undo(self):
+        if self._active:
+            for module, key, value in reversed(self._saved):
+                setattr(module, key, value)
+            self._active = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.undo()
+        return False
+
+
+def parameter_key(seed: int, name: str) -> int:
+    """The 64-bit stream key of parameter `name` under model seed `seed`: stable across runs,
+    machines and Python versions (BLAKE2b of both), so a parameter's values depend on its name
+    alone, not on what else the model holds or in which order it was built."""
+    digest = hashlib.blake2b(f"deepinit-v1:{seed % (1 << 64)}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+Rule = Callable[..., torch.Tensor]
+
+
+def _accepts_seed(fn) -> bool:
+    try:
+        return "seed" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class _Seeded:
+    """torch.nn.init twins that give every parameter its own key and record what they fill."""
+
+    def __init__(self, seed, params):
+        from .distributed import is_dtensor
+
+        self.seed = seed
+        self.by_id = {id(p): name for name, p in params.items()}
+        # Views of plain parameters (say, a slice one reset method fills) by storage.
+        self.by_storage = {
+            p.untyped_storage().data_ptr(): (name, p.storage_offset(), p.shape, p.stride())
+            for name, p in params.items()
+            if not p.is_meta and not is_dtensor(p)
+        }
+        self.filled = set()
+
+    def name_of(self, tensor):
+        """The key name of a tensor being filled: its parameter's name, or that name and where a
+        view lies in it; None for tensors that are not (views of) parameters."""
+        from .distributed import is_dtensor
+
+        if not isinstance(tensor, torch.Tensor):
+            return None
+        name = self.by_id.get(id(tensor))
+        if name is not None:
+            return name
+        if tensor.is_meta or is_dtensor(tensor):
+            return None
+        entry = self.by_storage.get(tensor.untyped_storage().data_ptr())
+        if entry is None:
+            return None
+        name, offset, shape, stride = entry
+        if tensor.storage_offset() == offset and tensor.shape == shape and tensor.stride() == stride:
+            return name
+        return f"{name}[{tensor.storage_offset() - offset}:{tuple(tensor.shape)}:{tuple(tensor.stride())}]"
+
+    def wrap(self, fn):
+        takes_seed = _accepts_seed(fn)
+
+        def keyed(tensor=None, *args, **kwargs):
+            name = self.name_of(tensor)
+            if name is not None:
+                self.filled.add(name.split("[")[0])
+                if takes_seed:
+                    kwargs.pop("generator", None)
+                    if args and isinstance(args[-1], torch.Generator):
+                        args = args[:-1]
+                    kwargs["seed"] = parameter_key(self.seed, name)
+            return fn(tensor, *args, **kwargs)
+
+        keyed.__name__ = fn.__name__
+        keyed.__doc__ = fn.__doc__
+        return keyed
+
+
+def _reset_method(module):
+    """The module's own reset method (reset_parameters or _reset_parameters), if its class has one."""
+    for name in ("reset_parameters", "_reset_parameters"):
+        method = getattr(type(module), name, None)
+        if callable(method):
+            return getattr(module, name)
+    return None
+
+
+def init_module_(
+    module: nn.Module,
+    seed: int,
+    rules: Optional[Mapping[Union[str, type], Rule]] = None,
+    *,
+    strict: bool = True,
+) -> nn.Module:
+    """Initialises every parameter of `module` from a stream keyed by (seed, its qualified name).
+
+    Each module's own reset method (``reset_parameters`` or ``_reset_parameters``) runs, children
+    before parents as at construction, with torch.nn.init routed to deepinit and every fill of a
+    parameter keyed by ``parameter_key(seed, name)``: the defaults reproduce each torch module's
+    own distributions. Then:
+
+    * adding, removing or reordering layers leaves every other parameter's values unchanged;
+    * a model built on the meta device, moved with ``to_empty`` and initialised here equals the
+      same model built eagerly and initialised here, bit for bit, on CPU, CUDA or as DTensors.
+
+    Args:
+        module: the model; its parameters are filled in place.
+        seed: the model seed (64 bits).
+        rules: overrides, mapping a module type (``nn.Embedding``) or a parameter-name pattern
+            (fnmatch: ``"*.bias"``, ``"encoder.*.weight"``) to an init function taking the tensor
+            (and ``seed=`` where it accepts it, e.g. ``functools.partial(deepinit.normal_,
+            std=0.02)``). Type rules replace that module's reset; name rules apply last.
+        strict: raise if a parameter is left untouched (a custom module with neither a reset
+            method nor a rule).
+
+    Returns the module.
+    """
+    rules = dict(rules or {})
+    type_rules = {k: v for k, v in rules.items() if isinstance(k, type)}
+    name_rules = {k: v for k, v in rules.items() if isinstance(k, str)}
+    params = dict(module.named_parameters(remove_duplicate=True))
+    if any(p.is_meta for p in params.values()):
+        raise ValueError("init_module_: the module has meta parameters; call module.to_empty(device=...) first")
+    seeded = _Seeded(seed, params)
+
+    def apply_rule(rule, name, tensor):
+        if _accepts_seed(rule):
+            rule(tensor, seed=parameter_key(seed, name))
+        else:
+            with torch.no_grad():
+                rule(tensor)
+        seeded.filled.add(name)
+
+    twins = {name: seeded.wrap(fn) if name != "calculate_gain" else fn for name, fn in TWINS.items()}
+    with patch_torch(twins), torch.no_grad():
+        for prefix, child in reversed(list(module.named_modules(remove_duplicate=True))):
+            rule = next((r for t, r in type_rules.items() if isinstance(child, t)), None)
+            if rule is not None:
+                for local_name, p in child.named_parameters(recurse=False):
+                    apply_rule(rule, f"{prefix}.{local_name}" if prefix else local_name, p)
+                continue
+            reset = _reset_method(child)
+            if reset is not None:
+                reset()
+        for pattern, rule in name_rules.items():
+            for name, p in params.items():
+                if fnmatch.fnmatchcase(name, pattern):
+                    apply_rule(rule, name, p)
+    missing = sorted(set(params) - seeded.filled)
+    if strict and missing:
+        raise ValueError(
+            f"init_module_: no reset method or rule initialised {missing}; add rules for them (or strict=False)"
+        )
+    return module
