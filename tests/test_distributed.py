@@ -68,8 +68,31 @@ def _worker(rank, world, store_path):
         assert torch.equal(sharded.full_tensor(), deepinit.normal_(torch.empty(23, 5), seed=key))
         torch.manual_seed(99)
         assert deepinit.distributed.check_same_key() == key
+        _model_worker(mesh)
     finally:
         dist.destroy_process_group()
+
+
+def _model_worker(mesh):
+    """A model built on the meta device, its parameters sharded, then init_module_: every
+    parameter equals the single-process init_module_ of the same model."""
+    import torch.nn as nn
+    from torch.distributed.tensor import Shard, distribute_module, distribute_tensor
+
+    def build():
+        return nn.Sequential(nn.Embedding(50, 12), nn.Linear(12, 30), nn.LayerNorm(30), nn.Linear(30, 7))
+
+    def shard_rows(name, module, device_mesh):
+        for key, param in list(module.named_parameters(recurse=False)):
+            module.register_parameter(key, nn.Parameter(distribute_tensor(param, device_mesh, [Shard(0)])))
+
+    with torch.device("meta"):
+        sharded = build()
+    sharded = distribute_module(sharded.to_empty(device="cpu"), mesh, shard_rows)
+    deepinit.init_module_(sharded, seed=2024)
+    reference = deepinit.init_module_(build(), seed=2024)
+    for (name, p), (_, q) in zip(sharded.named_parameters(), reference.named_parameters()):
+        assert torch.equal(p.full_tensor(), q), name
 
 
 @pytest.mark.parametrize("world", [2, 4])
