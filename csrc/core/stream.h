@@ -54,11 +54,8 @@ DEEPINIT_HD auto uniform_f64_from_bits(U64 r) {
 
 // Philox output words of counter number `counter` (words 2 and 3 of the counter are 0).
 DEEPINIT_HD void philox_words(PhiloxKey key, uint64_t counter, uint32_t (&words)[4]) {
-  words[0] = static_cast<uint32_t>(counter);
-  words[1] = static_cast<uint32_t>(counter >> 32);
-  words[2] = 0;
-  words[3] = 0;
-  philox4x32_10(words, key);
+  philox4x32_10_shared_high(static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
+                            PhiloxRoundKeys<uint32_t>(key), words);
 }
 
 // The uniform of element g from the output words of its counter.

@@ -49,8 +49,9 @@ constexpr int kPhiloxSets = DEEPINIT_AVX2_PHILOX_SETS;
 constexpr int kGroup = DEEPINIT_AVX2_GROUP;
 
 // Counters c, c+1, ..., c+8P-1 modulo 2^62 (float family) or 2^63 (float64), 8 per register.
+// Returns whether they share one high word (c >> 32), as all but one call in 2^29 do.
 template <int P>
-void counter_lanes(uint64_t c, uint64_t mask, U32v<P>& lo, U32v<P>& hi) {
+bool counter_lanes(uint64_t c, uint64_t mask, U32v<P>& lo, U32v<P>& hi) {
   if (static_cast<uint32_t>(c) <= 0xFFFFFFFFu - (8 * P - 1) && c + (8 * P - 1) <= mask) {
     const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(c))),
                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -58,7 +59,7 @@ void counter_lanes(uint64_t c, uint64_t mask, U32v<P>& lo, U32v<P>& hi) {
       lo.v[p] = _mm256_add_epi32(base, _mm256_set1_epi32(8 * p));
       hi.v[p] = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(c >> 32)));
     }
-    return;
+    return true;
   }
   alignas(32) uint32_t l[8 * P], h[8 * P];
   for (int j = 0; j < 8 * P; ++j) {
@@ -70,6 +71,7 @@ void counter_lanes(uint64_t c, uint64_t mask, U32v<P>& lo, U32v<P>& hi) {
     lo.v[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(l + 8 * p));
     hi.v[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(h + 8 * p));
   }
+  return false;
 }
 
 // Float family: element 4j + k is word k of counter j; out[v] holds elements 8v .. 8v+7 of
@@ -225,10 +227,13 @@ inline __attribute__((always_inline)) void step_bits(const RoundKeys& key, uint6
   using Compute = std::conditional_t<f64, double, float>;
   constexpr uint64_t mask = core::kCounterMask<Compute>;
   U32v<kPhiloxSets> w[4];
-  counter_lanes(counter & mask, mask, w[0], w[1]);
-  w[2] = U32v<kPhiloxSets>(0u);
-  w[3] = U32v<kPhiloxSets>(0u);
-  core::philox4x32_10(w, key);
+  if (counter_lanes(counter & mask, mask, w[0], w[1])) {
+    core::philox4x32_10_shared_high(w[0], static_cast<uint32_t>((counter & mask) >> 32), key, w);
+  } else {
+    w[2] = U32v<kPhiloxSets>(0u);
+    w[3] = U32v<kPhiloxSets>(0u);
+    core::philox4x32_10(w, key);
+  }
   for (int p = 0; p < kPhiloxSets; ++p) {
     (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
   }

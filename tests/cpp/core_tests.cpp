@@ -59,6 +59,25 @@ static void test_philox_known_answers() {
   CHECK(key.k0 == 0x89abcdefu && key.k1 == 0x01234567u, "seed splits into (lo32, hi32)");
 }
 
+// The shortcut for counters (low, high, 0, 0) gives the ten rounds' output exactly.
+static void test_philox_shared_high() {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t draw = rng();
+    const uint32_t low = i < 3 ? ~uint32_t{0} * (i & 1) : static_cast<uint32_t>(draw);
+    const uint32_t high = i < 3 ? ~uint32_t{0} * (i >> 1) : static_cast<uint32_t>(draw >> 32);
+    const PhiloxRoundKeys<uint32_t> keys(philox_key_from_seed(i < 3 ? 0 : rng()));
+    uint32_t expected[4] = {low, high, 0, 0};
+    philox4x32_10(expected, keys);
+    uint32_t words[4];
+    philox4x32_10_shared_high(low, high, keys, words);
+    for (int w = 0; w < 4; ++w) {
+      CHECK(words[w] == expected[w], "counter (%08x, %08x) word %d: got %08x, want %08x", low, high, w, words[w],
+            expected[w]);
+    }
+  }
+}
+
 static void test_uniform_grid() {
   CHECK(uniform_f32_from_bits(0u) == 0x1p-24f, "smallest float u");
   CHECK(uniform_f32_from_bits(0xffffffffu) == 1.0f - 0x1p-24f, "largest float u");
@@ -222,6 +241,7 @@ static void test_half_precision() {
 
 int main() {
   test_philox_known_answers();
+  test_philox_shared_high();
   test_uniform_grid();
   test_half_precision();
   test_log();
