@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 
 import torch
@@ -140,8 +141,9 @@ def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=
 
 
 def _progress(message):
-    sys.stderr.write(f"\r\033[K{message}")
-    sys.stderr.flush()
+    if sys.stderr.isatty():  # a redirected run keeps its output clean
+        sys.stderr.write(f"\r\033[K{message}")
+        sys.stderr.flush()
 
 
 def run(devices, shapes, dtypes, functions=None, with_jax=False, torch_budget=20.0, min_repeats=7):
@@ -165,7 +167,9 @@ def run(devices, shapes, dtypes, functions=None, with_jax=False, torch_budget=20
                         None if skip_torch else (lambda: case.torch(tensor)),
                         lambda: tensor.fill_(1.0),
                     ]
-                    ours, theirs, fill = measure_in_turns(device, calls, min_repeats=min_repeats)
+                    with warnings.catch_warnings():  # torch warns on trunc_normal_(a=5, b=6) on every call
+                        warnings.filterwarnings("ignore", message="mean is more than 2 std")
+                        ours, theirs, fill = measure_in_turns(device, calls, min_repeats=min_repeats)
                     if not skip_torch:
                         torch_seconds_per_element[key] = theirs / tensor.numel()
                     gbps = written / ours / 1e9
