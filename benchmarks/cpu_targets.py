@@ -4,7 +4,7 @@ Float32 at 10^7 and 10^8 elements and as a (1,000,000 x 128) table; deepinit, to
 fill_ are timed in turns (deepinit.bench.measure_in_turns), medians. Prints one Markdown table
 of target, measured figure and verdict; docs/performance.md holds its output.
 
-    python benchmarks/cpu_targets.py [--sizes 1e7,1e8,1000000x128] [--quick]
+    python benchmarks/cpu_targets.py [--sizes 1e7,1e8,1000000x128] [--repeats 7]
 """
 
 import argparse
