@@ -6,7 +6,16 @@ exposes the initialisers of DeePMD-kit's ``deepmd.pt.model.network.init`` (see d
 
 import torch  # noqa: F401  (loads libtorch before the extension)
 
-from . import _C  # noqa: F401  (registers torch.ops.deepinit)
+try:
+    from . import _C  # noqa: F401  (registers torch.ops.deepinit)
+except ImportError as error:
+    # The usual cause: Python found this source tree (the current directory) ahead of the
+    # installed package, and a source tree holds no compiled extension until built in place.
+    raise ImportError(
+        f"deepinit's compiled extension is missing from {__path__[0]}: build it in place with "
+        "`pip install --no-build-isolation -e .`, or run from outside the source tree "
+        "(the `deepinit-bench` command does) when deepinit was installed with `pip install .`"
+    ) from error
 from . import _ops  # noqa: F401
 from . import distributed
 from .init import (
