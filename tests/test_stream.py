@@ -141,12 +141,13 @@ def test_every_cpu_kernel_gives_the_same_bits(fill, dtype):
     try:
         for capability in CAPABILITIES:
             torch.ops.deepinit._set_cpu_capability(capability)
-            # Odd sizes and offsets exercise partial SIMD blocks at both ends; the 2-D view the
-            # strided path.
+            # Odd sizes and offsets exercise partial SIMD blocks at both ends; 2^34 - 12 and
+            # 2^33 - 6 put a carry into the counters' high word inside a step (float32 and
+            # float64 counters), 2^64 - 7 the wrap; the 2-D view the strided path.
             results[capability] = [
                 fill(torch.empty(SIZE, dtype=dtype).view(1, -1) if SIZE > 1 else torch.empty(1, 1, dtype=dtype), seed=3, offset=off)
                 for SIZE in (1, 31, 33, 1000)
-                for off in (0, 1, 5, 2**64 - 7)
+                for off in (0, 1, 5, 2**34 - 12, 2**33 - 6, 2**64 - 7)
             ] + [fill(torch.empty(64, 100, dtype=dtype).t(), seed=8)]
     finally:
         torch.ops.deepinit._set_cpu_capability(default)

@@ -44,7 +44,8 @@ using core::PhiloxKey;
 #define DEEPINIT_AVX2_GROUP 4
 #endif
 // Counters per step are 8 x kPhiloxSets; transforms run on kGroup registers at a time. Both
-// only interleave independent dependency chains (measured best on Zen 4; see benchmarks/).
+// only interleave independent dependency chains: 2 and 4 measured best for 16 registers on Zen 4
+// and Zen 5; the avx512vl build takes 4 sets, two 512-bit registers.
 constexpr int kPhiloxSets = DEEPINIT_AVX2_PHILOX_SETS;
 constexpr int kGroup = DEEPINIT_AVX2_GROUP;
 
@@ -219,23 +220,64 @@ __m256d unpack_lanes(int mask, const double* src, __m256d base) {
 template <OutDtype D>
 constexpr std::size_t kOutBytes = D == OutDtype::kFloat64 ? 8 : D == OutDtype::kFloat32 ? 4 : 2;
 
-// The step's uniforms as registers in element order (bits[4 P] of 32-bit or 64-bit lanes).
 using RoundKeys = core::PhiloxRoundKeys<U32v<kPhiloxSets>>;
 
+// The Philox lanes of contiguous runs (step_bits): 512-bit registers where the capability has
+// them, which halves the Philox instructions; set p of 8 counters is then half p % 2 of
+// register p / 2. Windows and short rows keep the 8-lane registers.
+#if defined(DEEPINIT_ZMM_PHILOX)
+static_assert(kPhiloxSets % 2 == 0, "512-bit Philox lanes hold two 8-counter sets");
+using RunLanes = U32z<kPhiloxSets / 2>;
+
+template <int P>
+bool counter_lanes(uint64_t c, uint64_t mask, U32z<P>& lo, U32z<P>& hi) {
+  if (static_cast<uint32_t>(c) <= 0xFFFFFFFFu - (16 * P - 1) && c + (16 * P - 1) <= mask) {
+    const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(c))),
+                                          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    for (int p = 0; p < P; ++p) {
+      lo.v[p] = _mm512_add_epi32(base, _mm512_set1_epi32(16 * p));
+      hi.v[p] = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(c >> 32)));
+    }
+    return true;
+  }
+  alignas(64) uint32_t l[16 * P], h[16 * P];
+  for (int j = 0; j < 16 * P; ++j) {
+    const uint64_t cj = (c + j) & mask;
+    l[j] = static_cast<uint32_t>(cj);
+    h[j] = static_cast<uint32_t>(cj >> 32);
+  }
+  for (int p = 0; p < P; ++p) {
+    lo.v[p] = _mm512_load_si512(l + 16 * p);
+    hi.v[p] = _mm512_load_si512(h + 16 * p);
+  }
+  return false;
+}
+
+__m256i counter_set(const RunLanes& w, int p) {
+  return p % 2 ? _mm512_extracti64x4_epi64(w.v[p / 2], 1) : _mm512_castsi512_si256(w.v[p / 2]);
+}
+#else
+using RunLanes = U32v<kPhiloxSets>;
+__m256i counter_set(const RunLanes& w, int p) { return w.v[p]; }
+#endif
+using RunKeys = core::PhiloxRoundKeys<RunLanes>;
+
+// The step's uniforms as registers in element order (bits[4 P] of 32-bit or 64-bit lanes).
 template <bool f64>
-inline __attribute__((always_inline)) void step_bits(const RoundKeys& key, uint64_t counter, __m256i* bits) {
+inline __attribute__((always_inline)) void step_bits(const RunKeys& key, uint64_t counter, __m256i* bits) {
   using Compute = std::conditional_t<f64, double, float>;
   constexpr uint64_t mask = core::kCounterMask<Compute>;
-  U32v<kPhiloxSets> w[4];
+  RunLanes w[4];
   if (counter_lanes(counter & mask, mask, w[0], w[1])) {
     core::philox4x32_10_shared_high(w[0], static_cast<uint32_t>((counter & mask) >> 32), key, w);
   } else {
-    w[2] = U32v<kPhiloxSets>(0u);
-    w[3] = U32v<kPhiloxSets>(0u);
+    w[2] = RunLanes(0u);
+    w[3] = RunLanes(0u);
     core::philox4x32_10(w, key);
   }
   for (int p = 0; p < kPhiloxSets; ++p) {
-    (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
+    (f64 ? elements_64 : elements_32)(counter_set(w[0], p), counter_set(w[1], p), counter_set(w[2], p),
+                                      counter_set(w[3], p), bits + 4 * p);
   }
 }
 
@@ -423,7 +465,7 @@ struct RowSink {
 
 // One contiguous run: the steps' counters follow one another from g0's.
 template <class Transform, OutDtype D>
-void fill_run(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out, int64_t n,
+void fill_run(const Transform& transform, DtypeTag<D> tag, const RunKeys& key, unsigned char* out, int64_t n,
               uint64_t g0) {
   constexpr bool f64 = D == OutDtype::kFloat64;
   using Compute = std::conditional_t<f64, double, float>;
@@ -598,6 +640,7 @@ constexpr int64_t kShortRun = 512;
 void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, uint64_t g0, const Runs& runs) {
   visit_job(job, [&](const auto& transform, auto tag) {
     const RoundKeys keys(PhiloxKey{job.key0, job.key1});
+    const RunKeys run_keys(keys.key);
     auto* bytes = static_cast<unsigned char*>(out);
     constexpr OutDtype D = decltype(tag)::value;
     constexpr int per_counter = D == OutDtype::kFloat64 ? 2 : 4;
@@ -610,7 +653,7 @@ void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, uint64_t g0, const Runs&
       return;
     }
     for (int64_t r = 0; r < runs.count; ++r) {
-      fill_run(transform, tag, keys, bytes + r * runs.out_stride, runs.length, g0 + static_cast<uint64_t>(r) * runs.g_stride);
+      fill_run(transform, tag, run_keys, bytes + r * runs.out_stride, runs.length, g0 + static_cast<uint64_t>(r) * runs.g_stride);
     }
   });
 }
