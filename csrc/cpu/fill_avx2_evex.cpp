@@ -1,7 +1,7 @@
 // The same AVX2 kernels encoded with AVX-512VL ("avx512vl"): 32 vector registers instead of 16,
-// which spares the long polynomial chains their spills. Contiguous runs also take Philox on
-// 512-bit registers (DEEPINIT_ZMM_PHILOX), two per step so that their multiply chains overlap:
-// uniform_ about 1.45x and normal_ 1.2x faster than with 8-lane Philox on Zen 5.
+// which spares the long polynomial chains their spills. Philox runs on 512-bit registers
+// (DEEPINIT_ZMM_PHILOX), two per step so that their multiply chains overlap: uniform_ about
+// 1.45x and normal_ 1.2x faster than with 8-lane Philox on Zen 5.
 #define DEEPINIT_SIMD_TARGET "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq"
 #define DEEPINIT_CORE_ABI avx512vl
 #define DEEPINIT_ZMM_PHILOX

@@ -44,8 +44,8 @@ using core::PhiloxKey;
 #define DEEPINIT_AVX2_GROUP 4
 #endif
 // Counters per step are 8 x kPhiloxSets; transforms run on kGroup registers at a time. Both
-// only interleave independent dependency chains: 2 and 4 measured best for 16 registers on Zen 4
-// and Zen 5; the avx512vl build takes 4 sets, two 512-bit registers.
+// only interleave independent dependency chains. With 16 registers (AVX2) 2 sets and groups of 4
+// measured best on Zen 4 and Zen 5; the avx512vl build takes 4 sets, two 512-bit registers.
 constexpr int kPhiloxSets = DEEPINIT_AVX2_PHILOX_SETS;
 constexpr int kGroup = DEEPINIT_AVX2_GROUP;
 
@@ -220,14 +220,12 @@ __m256d unpack_lanes(int mask, const double* src, __m256d base) {
 template <OutDtype D>
 constexpr std::size_t kOutBytes = D == OutDtype::kFloat64 ? 8 : D == OutDtype::kFloat32 ? 4 : 2;
 
-using RoundKeys = core::PhiloxRoundKeys<U32v<kPhiloxSets>>;
-
-// The Philox lanes of contiguous runs (step_bits): 512-bit registers where the capability has
-// them, which halves the Philox instructions; set p of 8 counters is then half p % 2 of
-// register p / 2. Windows and short rows keep the 8-lane registers.
+// The Philox lanes of a step: 8 x kPhiloxSets counters, in 512-bit registers where the capability
+// has them, which halves the Philox instructions; set p of 8 counters (the 8-lane register the
+// transposition takes) is then half p % 2 of register p / 2.
 #if defined(DEEPINIT_ZMM_PHILOX)
 static_assert(kPhiloxSets % 2 == 0, "512-bit Philox lanes hold two 8-counter sets");
-using RunLanes = U32z<kPhiloxSets / 2>;
+using PhiloxLanes = U32z<kPhiloxSets / 2>;
 
 template <int P>
 bool counter_lanes(uint64_t c, uint64_t mask, U32z<P>& lo, U32z<P>& hi) {
@@ -253,26 +251,41 @@ bool counter_lanes(uint64_t c, uint64_t mask, U32z<P>& lo, U32z<P>& hi) {
   return false;
 }
 
-__m256i counter_set(const RunLanes& w, int p) {
+__m256i counter_set(const PhiloxLanes& w, int p) {
   return p % 2 ? _mm512_extracti64x4_epi64(w.v[p / 2], 1) : _mm512_castsi512_si256(w.v[p / 2]);
 }
+// Sets go in in increasing p: the even one starts its register, the odd one fills its top half.
+void set_counter_set(PhiloxLanes& w, int p, __m256i x) {
+  w.v[p / 2] = p % 2 ? _mm512_inserti64x4(w.v[p / 2], x, 1) : _mm512_castsi256_si512(x);
+}
+PhiloxLanes load_counter_lanes(const uint32_t* src) {
+  PhiloxLanes w;
+  for (int k = 0; k < kPhiloxSets / 2; ++k) w.v[k] = _mm512_loadu_si512(src + 16 * k);
+  return w;
+}
 #else
-using RunLanes = U32v<kPhiloxSets>;
-__m256i counter_set(const RunLanes& w, int p) { return w.v[p]; }
+using PhiloxLanes = U32v<kPhiloxSets>;
+__m256i counter_set(const PhiloxLanes& w, int p) { return w.v[p]; }
+void set_counter_set(PhiloxLanes& w, int p, __m256i x) { w.v[p] = x; }
+PhiloxLanes load_counter_lanes(const uint32_t* src) {
+  PhiloxLanes w;
+  for (int p = 0; p < kPhiloxSets; ++p) w.v[p] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 8 * p));
+  return w;
+}
 #endif
-using RunKeys = core::PhiloxRoundKeys<RunLanes>;
+using RoundKeys = core::PhiloxRoundKeys<PhiloxLanes>;
 
 // The step's uniforms as registers in element order (bits[4 P] of 32-bit or 64-bit lanes).
 template <bool f64>
-inline __attribute__((always_inline)) void step_bits(const RunKeys& key, uint64_t counter, __m256i* bits) {
+inline __attribute__((always_inline)) void step_bits(const RoundKeys& key, uint64_t counter, __m256i* bits) {
   using Compute = std::conditional_t<f64, double, float>;
   constexpr uint64_t mask = core::kCounterMask<Compute>;
-  RunLanes w[4];
+  PhiloxLanes w[4];
   if (counter_lanes(counter & mask, mask, w[0], w[1])) {
     core::philox4x32_10_shared_high(w[0], static_cast<uint32_t>((counter & mask) >> 32), key, w);
   } else {
-    w[2] = RunLanes(0u);
-    w[3] = RunLanes(0u);
+    w[2] = PhiloxLanes(0u);
+    w[3] = PhiloxLanes(0u);
     core::philox4x32_10(w, key);
   }
   for (int p = 0; p < kPhiloxSets; ++p) {
@@ -465,7 +478,7 @@ struct RowSink {
 
 // One contiguous run: the steps' counters follow one another from g0's.
 template <class Transform, OutDtype D>
-void fill_run(const Transform& transform, DtypeTag<D> tag, const RunKeys& key, unsigned char* out, int64_t n,
+void fill_run(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out, int64_t n,
               uint64_t g0) {
   constexpr bool f64 = D == OutDtype::kFloat64;
   using Compute = std::conditional_t<f64, double, float>;
@@ -495,24 +508,25 @@ void fill_aligned_rows(const Transform& transform, DtypeTag<D> tag, const RoundK
   const int64_t per_row = runs.length / quantum;
   int64_t row = 0, part = 0;  // of the next register, advanced as the steps go by
   transform_elements(transform, tag, runs.count * runs.length, 0, [&](int64_t, __m256i* bits) {
-    U32v<kPhiloxSets> w[4];
+    PhiloxLanes w[4];
     for (int p = 0; p < kPhiloxSets; ++p) {
       const uint64_t counter =
           (core::counter_of<Compute>(g0 + static_cast<uint64_t>(row) * runs.g_stride) + 8 * part) & mask;
       U32v<1> lo, hi;
       counter_lanes(counter, mask, lo, hi);
-      w[0].v[p] = lo.v[0];
-      w[1].v[p] = hi.v[0];
+      set_counter_set(w[0], p, lo.v[0]);
+      set_counter_set(w[1], p, hi.v[0]);
       if (++part == per_row) {
         part = 0;
         ++row;
       }
     }
-    w[2] = U32v<kPhiloxSets>(0u);
-    w[3] = U32v<kPhiloxSets>(0u);
+    w[2] = PhiloxLanes(0u);
+    w[3] = PhiloxLanes(0u);
     core::philox4x32_10(w, key);
     for (int p = 0; p < kPhiloxSets; ++p) {
-      (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
+      (f64 ? elements_64 : elements_32)(counter_set(w[0], p), counter_set(w[1], p), counter_set(w[2], p),
+                                        counter_set(w[3], p), bits + 4 * p);
     }
   }, RowSink<D>{out, runs.length, runs.out_stride});
   static_assert(per_counter * 8 == quantum, "");
@@ -589,23 +603,18 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
     m = e - e0;
     // Philox on the gathered counters, step by step, into `gathered` in counter order.
     for (int c0 = 0; c0 < n_counters; c0 += step_counters) {
-      alignas(32) uint32_t lo[step_counters], hi[step_counters];
+      alignas(64) uint32_t lo[step_counters], hi[step_counters];
       for (int j = 0; j < step_counters; ++j) {
         const uint64_t c = c0 + j < n_counters ? counters[c0 + j] : 0;
         lo[j] = static_cast<uint32_t>(c);
         hi[j] = static_cast<uint32_t>(c >> 32);
       }
-      U32v<kPhiloxSets> w[4];
-      for (int p = 0; p < kPhiloxSets; ++p) {
-        w[0].v[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(lo + 8 * p));
-        w[1].v[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(hi + 8 * p));
-      }
-      w[2] = U32v<kPhiloxSets>(0u);
-      w[3] = U32v<kPhiloxSets>(0u);
+      PhiloxLanes w[4] = {load_counter_lanes(lo), load_counter_lanes(hi), PhiloxLanes(0u), PhiloxLanes(0u)};
       core::philox4x32_10(w, key);
       __m256i bits[4 * kPhiloxSets];
       for (int p = 0; p < kPhiloxSets; ++p) {
-        (f64 ? elements_64 : elements_32)(w[0].v[p], w[1].v[p], w[2].v[p], w[3].v[p], bits + 4 * p);
+        (f64 ? elements_64 : elements_32)(counter_set(w[0], p), counter_set(w[1], p), counter_set(w[2], p),
+                                          counter_set(w[3], p), bits + 4 * p);
       }
       for (int r = 0; r < 4 * kPhiloxSets; ++r) {
         _mm256_store_si256(reinterpret_cast<__m256i*>(gathered + c0 * per_counter) + r, bits[r]);
@@ -640,7 +649,6 @@ constexpr int64_t kShortRun = 512;
 void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, uint64_t g0, const Runs& runs) {
   visit_job(job, [&](const auto& transform, auto tag) {
     const RoundKeys keys(PhiloxKey{job.key0, job.key1});
-    const RunKeys run_keys(keys.key);
     auto* bytes = static_cast<unsigned char*>(out);
     constexpr OutDtype D = decltype(tag)::value;
     constexpr int per_counter = D == OutDtype::kFloat64 ? 2 : 4;
@@ -653,7 +661,7 @@ void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, uint64_t g0, const Runs&
       return;
     }
     for (int64_t r = 0; r < runs.count; ++r) {
-      fill_run(transform, tag, run_keys, bytes + r * runs.out_stride, runs.length, g0 + static_cast<uint64_t>(r) * runs.g_stride);
+      fill_run(transform, tag, keys, bytes + r * runs.out_stride, runs.length, g0 + static_cast<uint64_t>(r) * runs.g_stride);
     }
   });
 }
