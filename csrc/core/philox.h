@@ -57,7 +57,7 @@ template <class U32>
 DEEPINIT_HD void philox4x32_10(U32 (&c)[4], const PhiloxRoundKeys<U32>& keys) {
 #if defined(__CUDA_ARCH__) || defined(__clang__)
 #pragma unroll
-#elif defined(__GNUC__)
+#elif defined(__GNUC__) && !defined(__CUDACC__)
 #pragma GCC unroll 10
 #endif
   for (int round = 0; round < kPhiloxRounds; ++round) {
@@ -90,7 +90,7 @@ DEEPINIT_HD void philox4x32_10_shared_high(U32 low, uint32_t high, const PhiloxR
   c[3] = U32(invariant_lo);
 #if defined(__CUDA_ARCH__) || defined(__clang__)
 #pragma unroll
-#elif defined(__GNUC__)
+#elif defined(__GNUC__) && !defined(__CUDACC__)
 #pragma GCC unroll 8
 #endif
   for (int round = 2; round < kPhiloxRounds; ++round) {

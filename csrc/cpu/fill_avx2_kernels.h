@@ -532,18 +532,51 @@ void fill_aligned_rows(const Transform& transform, DtypeTag<D> tag, const RoundK
   static_assert(per_counter * 8 == quantum, "");
 }
 
-// memcpy for the short copies of fill_short_runs: whole registers while they fit, then bytes.
+// memcpy for the short copies of fill_short_runs (dst and src never overlap): whole registers,
+// then one more that ends at the end and overlaps what is already copied; likewise below 32.
 inline void copy_small(void* dst, const void* src, std::size_t n) {
   auto* d = static_cast<unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
-  for (; n >= 32; n -= 32, d += 32, s += 32) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
-  }
-  for (; n >= 4; n -= 4, d += 4, s += 4) {
+  if (n >= 32) {
+    for (std::size_t i = 0; i + 32 < n; i += 32) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i)));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + n - 32),
+                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + n - 32)));
+  } else if (n >= 16) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + n - 16), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + n - 16)));
+  } else if (n >= 8) {
+    std::memcpy(d, s, 8);
+    std::memcpy(d + n - 8, s + n - 8, 8);
+  } else if (n >= 4) {
     std::memcpy(d, s, 4);
+    std::memcpy(d + n - 4, s + n - 4, 4);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) d[i] = s[i];
   }
-  for (; n > 0; --n) {
-    *d++ = *s++;
+}
+
+// Writes counters first, first + 1, ..., `span` of them (modulo mask + 1), as their low and high
+// words at lo and hi. The usual case (one high word, no wrap) writes whole registers, up to 7
+// entries past the span: the caller leaves room, and later writes or ignores them.
+inline void append_counters(uint64_t first, int span, uint64_t mask, uint32_t* lo, uint32_t* hi) {
+  const uint64_t last = first + static_cast<uint64_t>(span - 1);
+  if (last <= mask && (first >> 32) == (last >> 32)) {
+    const __m256i high = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(first >> 32)));
+    __m256i low = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(first))),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int c = 0; c < span; c += 8) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + c), low);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi + c), high);
+      low = _mm256_add_epi32(low, _mm256_set1_epi32(8));
+    }
+    return;
+  }
+  for (int c = 0; c < span; ++c) {
+    const uint64_t counter = (first + static_cast<uint64_t>(c)) & mask;
+    lo[c] = static_cast<uint32_t>(counter);
+    hi[c] = static_cast<uint32_t>(counter >> 32);
   }
 }
 
@@ -567,7 +600,8 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
   alignas(32) Bits ordered[block];                   // bits of the block's elements, in output order
   alignas(32) Bits gathered[capacity * per_counter];  // bits of the gathered counters
   alignas(32) unsigned char staged_out[block * bytes];
-  uint64_t counters[capacity];
+  alignas(64) uint32_t counter_lo[capacity + 8];  // + 8: append_counters writes whole registers
+  alignas(64) uint32_t counter_hi[capacity + 8];
   struct Segment {
     int64_t row, column, length;
     int at;  // index in `gathered` of the segment's first element
@@ -589,10 +623,8 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
         break;
       }
       segments[n_segments++] = {row, column, length, n_counters * per_counter + lead};
-      const uint64_t first = core::counter_of<Compute>(g);
-      for (int c = 0; c < span; ++c) {
-        counters[n_counters++] = (first + static_cast<uint64_t>(c)) & mask;
-      }
+      append_counters(core::counter_of<Compute>(g), span, mask, counter_lo + n_counters, counter_hi + n_counters);
+      n_counters += span;
       e += length;
       column += length;
       if (column == runs.length) {
@@ -601,15 +633,14 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
       }
     }
     m = e - e0;
-    // Philox on the gathered counters, step by step, into `gathered` in counter order.
+    // Philox on the gathered counters, step by step, into `gathered` in counter order; the last
+    // step's unused lanes take counter 0 (their bits are never read).
+    for (int c = n_counters; c % step_counters != 0; ++c) {
+      counter_lo[c] = counter_hi[c] = 0;
+    }
     for (int c0 = 0; c0 < n_counters; c0 += step_counters) {
-      alignas(64) uint32_t lo[step_counters], hi[step_counters];
-      for (int j = 0; j < step_counters; ++j) {
-        const uint64_t c = c0 + j < n_counters ? counters[c0 + j] : 0;
-        lo[j] = static_cast<uint32_t>(c);
-        hi[j] = static_cast<uint32_t>(c >> 32);
-      }
-      PhiloxLanes w[4] = {load_counter_lanes(lo), load_counter_lanes(hi), PhiloxLanes(0u), PhiloxLanes(0u)};
+      PhiloxLanes w[4] = {load_counter_lanes(counter_lo + c0), load_counter_lanes(counter_hi + c0), PhiloxLanes(0u),
+                          PhiloxLanes(0u)};
       core::philox4x32_10(w, key);
       __m256i bits[4 * kPhiloxSets];
       for (int p = 0; p < kPhiloxSets; ++p) {
