@@ -42,6 +42,9 @@ def windows(rows=200_000, cols=128):
         f"rows [{rows // 4}, {3 * rows // 4}) x all columns": (torch.empty(rows // 2, cols), (rows // 4, 0)),
         f"all rows x columns [32, 96)": (torch.empty(rows, cols // 2), (0, 32)),
         f"all rows x columns [32, 64)": (torch.empty(rows, cols // 4), (0, 32)),
+        # Rows that do not hold whole 8-counter registers: the gathering path.
+        f"all rows x columns [43, 86) (uneven thirds)": (torch.empty(rows, 43), (0, 43)),
+        f"all rows x columns [5, 21)": (torch.empty(rows, 16), (0, 5)),
     }
     for name, fill in FILLS.items():
         calls = [lambda: fill(half)] + [
