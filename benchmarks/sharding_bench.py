@@ -73,6 +73,7 @@ def _rank_worker(rank, world, store, shape, result_dir):
             lines.append(f"{dim}\t{name}\t{seconds}\t{t._local_tensor.numel()}")
     with open(os.path.join(result_dir, f"{rank}.tsv"), "w") as f:
         f.write("\n".join(lines))
+    dist.barrier()  # no rank tears the group down while a peer still uses it
     dist.destroy_process_group()
 
 

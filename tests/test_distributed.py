@@ -47,8 +47,11 @@ def _worker(rank, world, store_path):
         from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.tensor import empty as dtensor_empty
 
+        meshes = {}  # one mesh (and one set of gloo groups) per shape
         for mesh_shape, placements, shape in _layouts(world):
-            mesh = init_device_mesh("cpu", mesh_shape)
+            if mesh_shape not in meshes:
+                meshes[mesh_shape] = init_device_mesh("cpu", mesh_shape)
+            mesh = meshes[mesh_shape]
             for name, fill in FILLS.items():
                 for dtype in (torch.float32, torch.bfloat16):
                     sharded = dtensor_empty(shape, dtype=dtype, device_mesh=mesh, placements=placements)
@@ -57,7 +60,7 @@ def _worker(rank, world, store_path):
                     full = sharded.full_tensor()
                     assert torch.equal(full, whole), (mesh_shape, placements, shape, name, dtype)
         # The default generator: ranks seeded alike draw the same key and agree.
-        mesh = init_device_mesh("cpu", (world,))
+        mesh = meshes[(world,)]
         from torch.distributed.tensor import Shard
 
         torch.manual_seed(99)
@@ -69,6 +72,9 @@ def _worker(rank, world, store_path):
         torch.manual_seed(99)
         assert deepinit.distributed.check_same_key() == key
         _model_worker(mesh)
+        # Every rank done with every group before any tears one down: gloo has aborted a rank
+        # ("terminate called without an active exception") when a peer left first.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
