@@ -101,11 +101,24 @@ def _model_worker(mesh):
         assert torch.equal(p.full_tensor(), q), name
 
 
-@pytest.mark.parametrize("world", [2, 4])
-def test_sharded_init_equals_single_process_init(world):
+def _run_workers(world):
     with tempfile.TemporaryDirectory() as tmp:
         mp.start_processes(_worker, args=(world, os.path.join(tmp, "store")), nprocs=world, join=True,
                            start_method="spawn")
+
+
+@pytest.mark.parametrize("world", [2, 4])
+def test_sharded_init_equals_single_process_init(world):
+    try:
+        _run_workers(world)
+    except mp.ProcessExitedException as error:
+        # Now and then (about 1 run in 10 on a loaded 2-core machine, torch 2.13 and 2.14) gloo
+        # aborts a rank with "terminate called without an active exception". A failed check
+        # raises in the worker instead (ProcessRaisedException), and a crash of deepinit's own
+        # would repeat: one more run tells them apart.
+        if error.signal_name != "SIGABRT":
+            raise
+        _run_workers(world)
 
 
 def test_window_arguments_are_refused_on_a_dtensor():
