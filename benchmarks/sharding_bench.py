@@ -98,8 +98,13 @@ def ranks(world=2, shape=(400_000, 128)):
                   f"{single[name] / slowest:.2f} |")
 
 
-def _stream_writer(writer, rows, cols, path):
+STREAM_COLS = 128
+STREAM_FILE = "deepinit_stream.npy"
+
+
+def _stream_writer(writer, rows, directory):
     """One timed write in a fresh process: every writer starts from the same memory state."""
+    cols, path = STREAM_COLS, os.path.join(directory, STREAM_FILE)
     if writer == "numpy.save":
         array = np.empty((rows, cols), dtype=np.float32)
         array.fill(0.5)  # in memory, as numpy.save needs it (not timed)
@@ -113,10 +118,10 @@ def _stream_writer(writer, rows, cols, path):
 
 
 def streaming(gigabytes, directory, rounds=2):
-    cols = 128
+    cols = STREAM_COLS
     rows = int(gigabytes * 1e9) // (4 * cols)
     print(f"\n## Streaming a ({rows} x {cols}) float32 table ({rows * cols * 4 / 1e9:.1f} GB) to .npy\n")
-    path = os.path.join(directory, "deepinit_stream.npy")
+    path = os.path.join(directory, STREAM_FILE)
     # In turns, best of `rounds`, each write in its own process and followed by os.sync(): the
     # first write to fresh blocks of a virtual disk can be much slower than later ones,
     # whichever writer happens to go first.
@@ -146,7 +151,7 @@ def main():
     parser.add_argument("--stream-rows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stream_writer:
-        return _stream_writer(args.stream_writer, args.stream_rows, 128, os.path.join(args.dir, "deepinit_stream.npy"))
+        return _stream_writer(args.stream_writer, args.stream_rows, args.dir)
     windows()
     ranks()
     if not args.skip_stream:
