@@ -88,6 +88,13 @@ struct TruncatedNormalTransform {
 
   template <class F>
   DEEPINIT_HD F operator()(F u) const {
+    if (plan.mode == TruncatedNormalMode::kLinear && plan.tail_only) {
+      // begin() and normal_quantile_lower with every lane in the lower tail: the same
+      // operations less the ones whose results such lanes never use, so the same bits.
+      const F level = plan.mirrored ? F(1) - u : u;
+      const F p = fma_rn(level, F(plan.delta), F(plan.p_lower));
+      return clamp(fma_rn(F(plan.signed_std), normal_quantile_tail(sqrt_rn(-log_lane(p))), F(plan.mean)));
+    }
     if (plan.mode == TruncatedNormalMode::kLinear) {
       const QuantileStage<F> stage = begin(u);
       return finish(stage.flip, normal_quantile_lower(stage.p, stage.q));

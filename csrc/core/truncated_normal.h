@@ -38,7 +38,7 @@ struct TruncatedNormalPlan {
   T lo, hi;      // clamp bounds, representable in the output dtype
   // kLinear: lower-half and mirrored upper-half probabilities, and those minus 1/2.
   T p_lower, q_lower, p_upper, q_upper, delta;
-  bool tail_only;  // kLinear with no p in the central region: a hint for SIMD backends
+  bool tail_only;  // kLinear with every p below the central region, with a margin for rounding
   // kLog: log Phi(beta) and Phi(alpha) / Phi(beta)
   T log_p_beta, mass_ratio;
   // kNarrow: x = anchor + scale * L, L from G = tilt_mass or from 1 - G = tilt_rest
