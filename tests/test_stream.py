@@ -157,6 +157,54 @@ def test_every_cpu_kernel_gives_the_same_bits(fill, dtype):
             assert torch.equal(a, b), capability
 
 
+WINDOW_FILLS = [(n, f) for n, f, _ in RANDOM_FILLS] + [
+    # Intervals in one tail: the kernels skip the central piece there.
+    ("trunc_normal_tail", lambda t, **s: deepinit.trunc_normal_(t, a=5.0, b=6.0, **s)),
+    ("trunc_normal_mirrored_tail", lambda t, **s: deepinit.trunc_normal_(t, a=-30.0, b=-29.0, **s)),
+]
+# (global shape, start, block shape): short unaligned rows, width 1, rows of whole registers,
+# rows long enough for one kernel call each.
+CARRY_WINDOWS = [
+    ((200, 37), (0, 5), (200, 10)),
+    ((200, 37), (3, 0), (150, 1)),
+    ((100, 128), (8, 32), (80, 64)),
+    ((9, 1024), (1, 3), (8, 1000)),
+]
+
+
+@pytest.mark.skipif(len(CAPABILITIES) < 2, reason="this CPU runs only the scalar kernels")
+@pytest.mark.parametrize("name,fill", WINDOW_FILLS, ids=[n for n, _ in WINDOW_FILLS])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_every_cpu_kernel_gives_the_same_bits_in_windows(name, fill, dtype):
+    # Offsets that put a carry into the counters' high word, or the wrap, inside each window.
+    offsets = (0, 2**34 - 3000, 2**33 - 3000, 2**64 - 3000)
+    default = torch.ops.deepinit._cpu_capability()
+    results = {}
+    try:
+        for capability in CAPABILITIES:
+            torch.ops.deepinit._set_cpu_capability(capability)
+            results[capability] = [
+                fill(torch.empty(shape, dtype=dtype), seed=5, offset=offset, global_shape=global_shape, start=start)
+                for global_shape, start, shape in CARRY_WINDOWS
+                for offset in offsets
+            ]
+    finally:
+        torch.ops.deepinit._set_cpu_capability(default)
+    reference_results = results[CAPABILITIES[-1]]
+    for capability in CAPABILITIES[:-1]:
+        for a, b in zip(results[capability], reference_results):
+            assert torch.equal(a, b), capability
+    # And each window is its part of the whole init.
+    wholes = [
+        fill(torch.empty(global_shape, dtype=dtype), seed=5, offset=offset)
+        for global_shape, _, _ in CARRY_WINDOWS
+        for offset in offsets
+    ]
+    blocks = [(start, shape) for _, start, shape in CARRY_WINDOWS for _ in offsets]
+    for whole, (start, shape), block in zip(wholes, blocks, results[default]):
+        assert torch.equal(block, whole[tuple(slice(s, s + n) for s, n in zip(start, shape))])
+
+
 def test_trunc_normal_on_the_whole_line_is_normal():
     inf = float("inf")
     for dtype in (torch.float32, torch.float64):

@@ -43,11 +43,16 @@ using core::PhiloxKey;
 #ifndef DEEPINIT_AVX2_GROUP
 #define DEEPINIT_AVX2_GROUP 4
 #endif
-// Counters per step are 8 x kPhiloxSets; transforms run on kGroup registers at a time. Both
-// only interleave independent dependency chains. With 16 registers (AVX2) 2 sets and groups of 4
-// measured best on Zen 4 and Zen 5; the avx512vl build takes 4 sets, two 512-bit registers.
+#ifndef DEEPINIT_AVX2_DIRECT_GROUP
+#define DEEPINIT_AVX2_DIRECT_GROUP DEEPINIT_AVX2_GROUP
+#endif
+// Counters per step are 8 x kPhiloxSets; transforms run on kGroup registers at a time
+// (kDirectGroup in transform_direct). All three only interleave independent dependency chains.
+// With 16 registers (AVX2) 2 sets and groups of 4 measured best on Zen 4 and Zen 5; the
+// avx512vl build takes 4 sets, two 512-bit registers, and direct groups of 8.
 constexpr int kPhiloxSets = DEEPINIT_AVX2_PHILOX_SETS;
 constexpr int kGroup = DEEPINIT_AVX2_GROUP;
+constexpr int kDirectGroup = DEEPINIT_AVX2_DIRECT_GROUP;
 
 // Counters c, c+1, ..., c+8P-1 modulo 2^62 (float family) or 2^63 (float64), 8 per register.
 // Returns whether they share one high word (c >> 32), as all but one call in 2^29 do.
@@ -326,8 +331,8 @@ inline __attribute__((always_inline)) void store_registers(DtypeTag<D> tag, unsi
   }
 }
 
-// Any fill: the transform runs on kGroup registers at a time, straight from the bits of each
-// step (4 kPhiloxSets registers, in element order) that bits_of_step(step, bits) provides.
+// Any fill: the transform runs on kDirectGroup registers at a time, straight from the bits of
+// each step (4 kPhiloxSets registers, in element order) that bits_of_step(step, bits) provides.
 // Elements first, first + 1, ... go to out[first], ...; those outside [0, n) are dropped.
 template <class Transform, OutDtype D, class Provider, class Sink>
 void transform_direct(const Transform& transform, DtypeTag<D> tag, int64_t n, int64_t first,
@@ -338,9 +343,9 @@ void transform_direct(const Transform& transform, DtypeTag<D> tag, int64_t n, in
   for (int64_t i = first, step = 0; i < n; i += registers * lanes, ++step) {
     __m256i bits[registers];
     bits_of_step(step, bits);
-    for (int group = 0; group < registers && i + group * lanes < n; group += kGroup) {
-      std::conditional_t<f64, U64v<kGroup>, U32v<kGroup>> r;
-      for (int k = 0; k < kGroup; ++k) {
+    for (int group = 0; group < registers && i + group * lanes < n; group += kDirectGroup) {
+      std::conditional_t<f64, U64v<kDirectGroup>, U32v<kDirectGroup>> r;
+      for (int k = 0; k < kDirectGroup; ++k) {
         r.v[k] = bits[group + k];
       }
       if constexpr (f64) {
@@ -457,22 +462,30 @@ struct RunSink {
   }
 };
 
-// Rows of `length` elements, `stride` bytes apart, whose length is a multiple of the registers
-// stored at once: element e goes to row e / length, which the sink follows as e grows.
+// Rows of `length` elements, `stride` bytes apart, `count` of them, whose length is a multiple
+// of the register: element e goes to row e / length, which the sink follows as e grows.
 template <OutDtype D>
 struct RowSink {
   unsigned char* out;
   int64_t length;
   int64_t stride;
+  int64_t count;
   mutable int64_t row = 0;
   mutable int64_t row_start = 0;
   template <class X>
   void store(DtypeTag<D> tag, int64_t first, const X& x) const {
-    while (first >= row_start + length) {
-      ++row;
-      row_start += length;
+    constexpr int lanes = D == OutDtype::kFloat64 ? 4 : 8;
+    constexpr int registers = static_cast<int>(sizeof(x.v) / sizeof(x.v[0]));
+    for (int k = 0; k < registers; ++k) {
+      if (first + k * lanes >= row_start + length) {
+        ++row;
+        row_start += length;
+      }
+      if (row == count) {
+        return;
+      }
+      cpu::store(tag, out + row * stride + (first + k * lanes - row_start) * kOutBytes<D>, x.v[k]);
     }
-    store_registers(tag, out + row * stride, length, first - row_start, x);
   }
 };
 
@@ -509,11 +522,14 @@ void fill_aligned_rows(const Transform& transform, DtypeTag<D> tag, const RoundK
   int64_t row = 0, part = 0;  // of the next register, advanced as the steps go by
   transform_elements(transform, tag, runs.count * runs.length, 0, [&](int64_t, __m256i* bits) {
     PhiloxLanes w[4];
+    uint32_t high = 0;
+    bool shared_high = true;  // every counter's high word is `high`
     for (int p = 0; p < kPhiloxSets; ++p) {
       const uint64_t counter =
           (core::counter_of<Compute>(g0 + static_cast<uint64_t>(row) * runs.g_stride) + 8 * part) & mask;
       U32v<1> lo, hi;
-      counter_lanes(counter, mask, lo, hi);
+      shared_high &= counter_lanes(counter, mask, lo, hi) && (p == 0 || static_cast<uint32_t>(counter >> 32) == high);
+      high = static_cast<uint32_t>(counter >> 32);
       set_counter_set(w[0], p, lo.v[0]);
       set_counter_set(w[1], p, hi.v[0]);
       if (++part == per_row) {
@@ -521,14 +537,18 @@ void fill_aligned_rows(const Transform& transform, DtypeTag<D> tag, const RoundK
         ++row;
       }
     }
-    w[2] = PhiloxLanes(0u);
-    w[3] = PhiloxLanes(0u);
-    core::philox4x32_10(w, key);
+    if (shared_high) {
+      core::philox4x32_10_shared_high(w[0], high, key, w);
+    } else {
+      w[2] = PhiloxLanes(0u);
+      w[3] = PhiloxLanes(0u);
+      core::philox4x32_10(w, key);
+    }
     for (int p = 0; p < kPhiloxSets; ++p) {
       (f64 ? elements_64 : elements_32)(counter_set(w[0], p), counter_set(w[1], p), counter_set(w[2], p),
                                         counter_set(w[3], p), bits + 4 * p);
     }
-  }, RowSink<D>{out, runs.length, runs.out_stride});
+  }, RowSink<D>{out, runs.length, runs.out_stride, runs.count});
   static_assert(per_counter * 8 == quantum, "");
 }
 
@@ -557,117 +577,133 @@ inline void copy_small(void* dst, const void* src, std::size_t n) {
   }
 }
 
-// Writes counters first, first + 1, ..., `span` of them (modulo mask + 1), as their low and high
-// words at lo and hi. The usual case (one high word, no wrap) writes whole registers, up to 7
-// entries past the span: the caller leaves room, and later writes or ignores them.
-inline void append_counters(uint64_t first, int span, uint64_t mask, uint32_t* lo, uint32_t* hi) {
-  const uint64_t last = first + static_cast<uint64_t>(span - 1);
-  if (last <= mask && (first >> 32) == (last >> 32)) {
-    const __m256i high = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(first >> 32)));
-    __m256i low = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(first))),
-                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int c = 0; c < span; c += 8) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + c), low);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(hi + c), high);
-      low = _mm256_add_epi32(low, _mm256_set1_epi32(8));
-    }
-    return;
-  }
-  for (int c = 0; c < span; ++c) {
-    const uint64_t counter = (first + static_cast<uint64_t>(c)) & mask;
-    lo[c] = static_cast<uint32_t>(counter);
-    hi[c] = static_cast<uint32_t>(counter >> 32);
+// Writes the low words of counters first, first + 1, ..., `span` of them, at lo, a register
+// at a time: up to 7 entries past the span, for which the caller leaves room and which it later
+// overwrites or ignores.
+inline void append_low_words(uint32_t first, int span, uint32_t* lo) {
+  __m256i low = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int c = 0; c < span; c += 8) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(lo + c), low);
+    low = _mm256_add_epi32(low, _mm256_set1_epi32(8));
   }
 }
 
+// A block of fill_short_runs: row segments, and the counters they need in order.
+struct ShortRunSegment {
+  unsigned char* dst;  // where the segment's elements go
+  uint64_t counter;    // its first counter, before the modulo
+  int at;              // index in counter order of its first element
+  int length;
+};
+
+template <OutDtype D>
+struct ShortRunBlock {
+  static constexpr int kPerCounter = D == OutDtype::kFloat64 ? 2 : 4;
+  static constexpr int kCapacity = 8 * kPhiloxSets * kBlockSteps;  // counters: kBlockSteps steps
+  static constexpr int kElements = kCapacity * kPerCounter;
+  ShortRunSegment segments[kElements];
+  alignas(64) uint32_t counter_lo[kCapacity + 8];  // + 8: append_low_words writes whole registers
+  alignas(64) uint32_t counter_hi[kCapacity + 8];
+  int n_segments;
+  int n_counters;
+};
+
 // Many short runs (the rows of a narrow window): the counters they need are gathered into the
-// Philox lanes, their elements copied into output order, and the block transformed as one, so
-// that a short row costs no whole Philox step and no per-call setup.
+// Philox lanes, so that a short row costs no whole Philox step and no per-call setup. A block of
+// rows then runs as one: Philox on the gathered counters and the transform, in counter order
+// (the few elements of a row's first and last counters that lie outside it are transformed
+// too: cheaper than moving the bits into output order first, even for normal_), then each row's
+// elements are copied to their place.
 template <class Transform, OutDtype D>
 void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
                      uint64_t g0, const Runs& runs) {
   constexpr bool f64 = D == OutDtype::kFloat64;
   using Compute = std::conditional_t<f64, double, float>;
-  using Bits = std::conditional_t<f64, uint64_t, uint32_t>;
+  using Block = ShortRunBlock<D>;
   constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
   constexpr uint64_t mask = core::kCounterMask<Compute>;
-  constexpr int lanes = f64 ? 4 : 8;
   constexpr int step_counters = 8 * kPhiloxSets;
-  constexpr int block = 4 * kPhiloxSets * kBlockSteps * lanes;  // elements per block
   constexpr std::size_t bytes = kOutBytes<D>;
 
-  constexpr int capacity = 2 * block / per_counter;  // counters per block: a multiple of step_counters
-  alignas(32) Bits ordered[block];                   // bits of the block's elements, in output order
-  alignas(32) Bits gathered[capacity * per_counter];  // bits of the gathered counters
-  alignas(32) unsigned char staged_out[block * bytes];
-  alignas(64) uint32_t counter_lo[capacity + 8];  // + 8: append_counters writes whole registers
-  alignas(64) uint32_t counter_hi[capacity + 8];
-  struct Segment {
-    int64_t row, column, length;
-    int at;  // index in `gathered` of the segment's first element
-  } segments[block];
+  Block b;
+  alignas(32) unsigned char staged_out[Block::kElements * bytes];
 
-  const int64_t total = runs.count * runs.length;
-  int64_t row = 0, column = 0;  // of the next element, advanced without divisions
-  for (int64_t e0 = 0, m = 0; e0 < total; e0 += m) {
-    // The block's row segments, as many as fit, and the counters they need, in order.
-    int n_counters = 0;
-    int n_segments = 0;
-    int64_t e = e0;
-    while (e < total && e < e0 + block) {
-      const int64_t length = std::min<int64_t>(runs.length - column, e0 + block - e);
-      const uint64_t g = g0 + static_cast<uint64_t>(row) * runs.g_stride + static_cast<uint64_t>(column);
+  // The next element: `remaining` of the window's are left, its row starts at g_row and row_out.
+  int64_t remaining = runs.count * runs.length;
+  int64_t column = 0;
+  uint64_t g_row = g0;
+  unsigned char* row_out = out;
+  while (remaining > 0) {
+    // Row segments until the counters fill the block; the segment that crosses its end is cut
+    // there, its row going on in the next block.
+    b.n_segments = b.n_counters = 0;
+    const uint64_t high = core::counter_of<Compute>(g_row + static_cast<uint64_t>(column)) >> 32;
+    uint64_t high_diff = 0;  // nonzero if any counter's high word differs from `high`
+    while (remaining > 0 && b.n_counters < Block::kCapacity) {
+      const uint64_t g = g_row + static_cast<uint64_t>(column);
       const int lead = static_cast<int>(g % per_counter);
-      const int span = static_cast<int>((lead + length + per_counter - 1) / per_counter);
-      if (n_counters + span > capacity) {
-        break;
+      const int length = static_cast<int>(std::min<int64_t>(
+          runs.length - column, static_cast<int64_t>(Block::kCapacity - b.n_counters) * per_counter - lead));
+      const int span = (lead + length + per_counter - 1) / per_counter;
+      const uint64_t counter = core::counter_of<Compute>(g);
+      high_diff |= ((counter >> 32) ^ high) | (((counter + static_cast<uint64_t>(span - 1)) >> 32) ^ high);
+      unsigned char* dst = row_out + column * static_cast<int64_t>(bytes);
+      b.segments[b.n_segments++] = {dst, counter, b.n_counters * per_counter + lead, length};
+      append_low_words(static_cast<uint32_t>(counter), span, b.counter_lo + b.n_counters);
+      b.n_counters += span;
+      // Its cache lines, so that they are at hand when the block is copied out: copies wait on
+      // memory where the contiguous path's stores, spread among the arithmetic, do not.
+      for (int64_t offset = 0; offset < length * static_cast<int64_t>(bytes); offset += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(dst + offset), _MM_HINT_T0);
       }
-      segments[n_segments++] = {row, column, length, n_counters * per_counter + lead};
-      append_counters(core::counter_of<Compute>(g), span, mask, counter_lo + n_counters, counter_hi + n_counters);
-      n_counters += span;
-      e += length;
+      remaining -= length;
       column += length;
       if (column == runs.length) {
         column = 0;
-        ++row;
+        g_row += runs.g_stride;
+        row_out += runs.out_stride;
       }
     }
-    m = e - e0;
-    // Philox on the gathered counters, step by step, into `gathered` in counter order; the last
-    // step's unused lanes take counter 0 (their bits are never read).
-    for (int c = n_counters; c % step_counters != 0; ++c) {
-      counter_lo[c] = counter_hi[c] = 0;
+    const bool shared_high = high_diff == 0 && high <= (mask >> 32);
+    if (!shared_high) {  // a carry into the high words, or past the mask: every counter in full
+      for (int k = 0; k < b.n_segments; ++k) {
+        const ShortRunSegment& segment = b.segments[k];
+        const int first = segment.at / per_counter;
+        const int span = (segment.at % per_counter + segment.length + per_counter - 1) / per_counter;
+        for (int c = 0; c < span; ++c) {
+          const uint64_t counter = (segment.counter + static_cast<uint64_t>(c)) & mask;
+          b.counter_lo[first + c] = static_cast<uint32_t>(counter);
+          b.counter_hi[first + c] = static_cast<uint32_t>(counter >> 32);
+        }
+      }
     }
-    for (int c0 = 0; c0 < n_counters; c0 += step_counters) {
-      PhiloxLanes w[4] = {load_counter_lanes(counter_lo + c0), load_counter_lanes(counter_hi + c0), PhiloxLanes(0u),
-                          PhiloxLanes(0u)};
-      core::philox4x32_10(w, key);
-      __m256i bits[4 * kPhiloxSets];
+    // The last step's unused lanes take counter `high` * 2^32 (their bits are never read).
+    for (int c = b.n_counters; c % step_counters != 0; ++c) {
+      b.counter_lo[c] = 0;
+      b.counter_hi[c] = static_cast<uint32_t>(high);
+    }
+
+    const int64_t n = static_cast<int64_t>(b.n_counters) * per_counter;
+    transform_elements(transform, tag, n, 0, [&](int64_t step, __m256i* bits) {
+      const int c0 = static_cast<int>(step) * step_counters;
+      PhiloxLanes w[4];
+      if (shared_high) {
+        core::philox4x32_10_shared_high(load_counter_lanes(b.counter_lo + c0), static_cast<uint32_t>(high), key, w);
+      } else {
+        w[0] = load_counter_lanes(b.counter_lo + c0);
+        w[1] = load_counter_lanes(b.counter_hi + c0);
+        w[2] = PhiloxLanes(0u);
+        w[3] = PhiloxLanes(0u);
+        core::philox4x32_10(w, key);
+      }
       for (int p = 0; p < kPhiloxSets; ++p) {
         (f64 ? elements_64 : elements_32)(counter_set(w[0], p), counter_set(w[1], p), counter_set(w[2], p),
                                           counter_set(w[3], p), bits + 4 * p);
       }
-      for (int r = 0; r < 4 * kPhiloxSets; ++r) {
-        _mm256_store_si256(reinterpret_cast<__m256i*>(gathered + c0 * per_counter) + r, bits[r]);
-      }
-    }
-    // Output order, then the transform as for one run, then each segment to its row.
-    int64_t at = 0;
-    for (int k = 0; k < n_segments; ++k) {
-      copy_small(ordered + at, gathered + segments[k].at, segments[k].length * sizeof(Bits));
-      at += segments[k].length;
-    }
-    std::memset(ordered + m, 0, (block - m) * sizeof(Bits));  // the last step's unused lanes
-    transform_elements(transform, tag, m, 0, [&](int64_t step, __m256i* bits) {
-      for (int r = 0; r < 4 * kPhiloxSets; ++r) {
-        bits[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(ordered + step * 4 * kPhiloxSets * lanes) + r);
-      }
-    }, RunSink{staged_out, m});
-    at = 0;
-    for (int k = 0; k < n_segments; ++k) {
-      copy_small(out + segments[k].row * runs.out_stride + segments[k].column * bytes, staged_out + at * bytes,
-                 segments[k].length * bytes);
-      at += segments[k].length;
+    }, RunSink{staged_out, n});
+    for (int k = 0; k < b.n_segments; ++k) {
+      const ShortRunSegment& segment = b.segments[k];
+      copy_small(segment.dst, staged_out + segment.at * bytes, segment.length * bytes);
     }
   }
 }
