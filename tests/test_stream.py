@@ -162,11 +162,14 @@ WINDOW_FILLS = [(n, f) for n, f, _ in RANDOM_FILLS] + [
     ("trunc_normal_tail", lambda t, **s: deepinit.trunc_normal_(t, a=5.0, b=6.0, **s)),
     ("trunc_normal_mirrored_tail", lambda t, **s: deepinit.trunc_normal_(t, a=-30.0, b=-29.0, **s)),
 ]
-# (global shape, start, block shape): short unaligned rows, width 1, rows of whole registers,
-# rows long enough for one kernel call each.
+# (global shape, start, block shape): short rows at varying places in their counters, short rows
+# at one place (regular rows), width 1 of both kinds, rows of whole registers, rows long enough
+# for one kernel call each.
 CARRY_WINDOWS = [
     ((200, 37), (0, 5), (200, 10)),
+    ((300, 40), (0, 5), (300, 16)),
     ((200, 37), (3, 0), (150, 1)),
+    ((400, 64), (0, 7), (400, 1)),
     ((100, 128), (8, 32), (80, 64)),
     ((9, 1024), (1, 3), (8, 1000)),
 ]

@@ -24,6 +24,8 @@ WINDOWS = [
     ((100, 37), (31, 7), (19, 29)),  # a block
     ((6, 7, 8, 9), (1, 2, 3, 4), (5, 4, 5, 5)),
     ((5, 1, 9), (2, 0, 3), (3, 1, 6)),
+    ((100, 40), (0, 3), (100, 17)),  # short rows at one place in their counters (regular rows)
+    ((64, 130), (1, 1), (60, 127)),  # float64: regular rows; float32: rows at varying places
     ((64, 128), (8, 32), (40, 64)),  # rows of whole registers (the CPU's aligned-rows path)
     ((40, 96), (3, 16), (30, 48)),
     ((33, 1024), (1, 512), (31, 512)),  # rows long enough for one kernel call each
