@@ -499,8 +499,11 @@ void fill_run(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key,
   // Start at the first element of g0's counter, `lead` elements before out[0].
   const int64_t lead = static_cast<int64_t>(g0 % per_counter);
   const uint64_t counter = core::counter_of<Compute>(g0);
+  // A copy of the keys that nothing else can reach: without it GCC 12 compiles this loop with
+  // 12% more instructions (uniform_, AVX2) once the short-row paths share the keys.
+  const RoundKeys keys = key;
   transform_elements(transform, tag, n, -lead, [&](int64_t step, __m256i* bits) {
-    step_bits<f64>(key, counter + 8 * kPhiloxSets * static_cast<uint64_t>(step), bits);
+    step_bits<f64>(keys, counter + 8 * kPhiloxSets * static_cast<uint64_t>(step), bits);
   }, RunSink{out, n});
 }
 
