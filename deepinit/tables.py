@@ -127,6 +127,7 @@ def init_table_file(
     bar = _Progress(nbytes, progress)
     with open(path, "wb") as f:
         f.write(header)
+        f.flush()
         writer = None
         written = 0
         for k, r0 in enumerate(range(0, shape[0], rows_per_chunk)):
@@ -138,7 +139,7 @@ def init_table_file(
                 writer.join()
                 written += writer.bytes
                 bar.update(written)
-            writer = _Writer(f, chunk)
+            writer = _Writer(f, chunk, len(header) + written, writer.chunk_range if writer is not None else None)
         if writer is not None:
             writer.join()
             written += writer.bytes
@@ -147,17 +148,27 @@ def init_table_file(
 
 
 class _Writer(threading.Thread):
-    """Writes one chunk while the next is generated (both release the GIL)."""
+    """Writes one chunk while the next is generated (both release the GIL).
 
-    def __init__(self, f, chunk):
+    Where the OS has posix_fadvise, it then asks for the chunk to go to disk now and drops the
+    chunk before it from the page cache (written by then): a table larger than memory streams
+    at the disk's pace instead of filling the page cache with dirty pages first.
+    """
+
+    def __init__(self, f, chunk, position, previous_range):
         super().__init__(daemon=True)
         self.f, self.chunk, self.bytes = f, chunk, chunk.numel() * chunk.element_size()
+        self.chunk_range = (position, self.bytes)
+        self.previous_range = previous_range
         self.error = None
         self.start()
 
     def run(self):
         try:
             self.f.write(memoryview(self.chunk.view(torch.uint8).numpy() if self.chunk.numel() else b""))
+            if hasattr(os, "posix_fadvise"):
+                for begin, length in filter(None, (self.chunk_range, self.previous_range)):
+                    os.posix_fadvise(self.f.fileno(), begin, length, os.POSIX_FADV_DONTNEED)
         except BaseException as e:  # re-raised by join()
             self.error = e
 
