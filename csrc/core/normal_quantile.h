@@ -125,6 +125,22 @@ DEEPINIT_HD F normal_quantile_tail(F r) {
   return with_deep_tail(r, x);
 }
 
+// normal_quantile_tail in float64 for lanes whose r all lie in tail piece `piece` (1: r <= 5,
+// 2: r > 5), known beforehand: the same operations, with the piece's coefficients as constants
+// instead of looked up lane by lane, so the same bits.
+template <class F>
+DEEPINIT_HD F normal_quantile_tail_f64_piece(F r, int piece) {
+  const double* table = DEEPINIT_TABLE_DATA(kQuantileF64Table);
+  const F t = r - F(table[piece]);
+  F num = F(table[4 * (1 + kQuantileF64Degree) + piece]);
+  F den = F(table[4 * (9 + kQuantileF64Degree) + piece]);
+  for (int k = kQuantileF64Degree - 1; k >= 0; --k) {
+    num = fma_rn(num, t, F(table[4 * (1 + k) + piece]));
+    den = fma_rn(den, t, F(table[4 * (9 + k) + piece]));
+  }
+  return with_deep_tail(r, (F(-1) * num) / den);
+}
+
 // Whether q = p - 1/2 lies in the central region, where normal_quantile_central applies.
 template <class F>
 DEEPINIT_HD auto normal_quantile_is_central(F q) {

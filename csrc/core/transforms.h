@@ -93,7 +93,14 @@ struct TruncatedNormalTransform {
       // operations less the ones whose results such lanes never use, so the same bits.
       const F level = plan.mirrored ? F(1) - u : u;
       const F p = fma_rn(level, F(plan.delta), F(plan.p_lower));
-      return clamp(fma_rn(F(plan.signed_std), normal_quantile_tail(sqrt_rn(-log_lane(p))), F(plan.mean)));
+      const F r = sqrt_rn(-log_lane(p));
+      F x;
+      if constexpr (is_f64_lane<F>) {
+        x = plan.tail_piece != 0 ? normal_quantile_tail_f64_piece(r, plan.tail_piece) : normal_quantile_tail(r);
+      } else {
+        x = normal_quantile_tail(r);
+      }
+      return clamp(fma_rn(F(plan.signed_std), x, F(plan.mean)));
     }
     if (plan.mode == TruncatedNormalMode::kLinear) {
       const QuantileStage<F> stage = begin(u);

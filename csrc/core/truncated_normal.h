@@ -39,6 +39,7 @@ struct TruncatedNormalPlan {
   // kLinear: lower-half and mirrored upper-half probabilities, and those minus 1/2.
   T p_lower, q_lower, p_upper, q_upper, delta;
   bool tail_only;  // kLinear with every p below the central region, with a margin for rounding
+  int tail_piece;  // tail_only float64 plans: 1 or 2 if every p's r lies in that tail piece, else 0
   // kLog: log Phi(beta) and Phi(alpha) / Phi(beta)
   T log_p_beta, mass_ratio;
   // kNarrow: x = anchor + scale * L, L from G = tilt_mass or from 1 - G = tilt_rest
@@ -148,6 +149,13 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
     const double central_start = 0.5 - (std::is_same_v<T, double> ? kQuantileF64CentralLimit
                                                                     : static_cast<double>(kQuantileF32CentralLimit));
     plan.tail_only = p_alpha + delta < 0.99 * central_start;
+    if (std::is_same_v<T, double> && plan.tail_only) {
+      // r = sqrt(-log p) falls as p grows; the pieces meet at r = 5. A relative margin of 1e-9
+      // covers the rounding of p, of the log and of the square root in the kernels.
+      const double r_max = p_alpha > 0.0 ? std::sqrt(-std::log(p_alpha)) : HUGE_VAL;
+      const double r_min = std::sqrt(-std::log(p_alpha + delta));
+      plan.tail_piece = r_max < 5.0 * (1.0 - 1e-9) ? 1 : r_min > 5.0 * (1.0 + 1e-9) ? 2 : 0;
+    }
     return plan;
   }
 
