@@ -631,9 +631,9 @@ struct ShortRunSegment {
 
 template <OutDtype D>
 struct ShortRunBlock {
-  static constexpr int kPerCounter = D == OutDtype::kFloat64 ? 2 : 4;
   static constexpr int kCapacity = 8 * kPhiloxSets * kBlockSteps;  // counters: kBlockSteps steps
-  static constexpr int kElements = kCapacity * kPerCounter;
+  static constexpr int kElements =
+      kCapacity * core::StreamLayout<std::conditional_t<D == OutDtype::kFloat64, double, float>>::kElementsPerCounter;
   ShortRunSegment segments[kElements];
   alignas(64) uint32_t counter_lo[kCapacity + 8];  // + 8: append_low_words writes whole registers
   alignas(64) uint32_t counter_hi[kCapacity + 8];
