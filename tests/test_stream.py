@@ -132,29 +132,35 @@ def test_view_fill_leaves_the_rest_of_the_storage_alone(device):
 CAPABILITIES = cpu_capabilities()
 
 
-@pytest.mark.skipif(len(CAPABILITIES) < 2, reason="this CPU runs only the scalar kernels")
-@pytest.mark.parametrize("fill", [f for _, f, _ in RANDOM_FILLS], ids=RANDOM_FILL_IDS)
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
-def test_every_cpu_kernel_gives_the_same_bits(fill, dtype):
+def results_of_every_cpu_kernel(make):
+    """make() under each CPU kernel; asserts that all give the same tensors, returns the default's."""
     default = torch.ops.deepinit._cpu_capability()
     results = {}
     try:
         for capability in CAPABILITIES:
             torch.ops.deepinit._set_cpu_capability(capability)
-            # Odd sizes and offsets exercise partial SIMD blocks at both ends; 2^34 - 12 and
-            # 2^33 - 6 put a carry into the counters' high word inside a step (float32 and
-            # float64 counters), 2^64 - 7 the wrap; the 2-D view the strided path.
-            results[capability] = [
-                fill(torch.empty(SIZE, dtype=dtype).view(1, -1) if SIZE > 1 else torch.empty(1, 1, dtype=dtype), seed=3, offset=off)
-                for SIZE in (1, 31, 33, 1000)
-                for off in (0, 1, 5, 2**34 - 12, 2**33 - 6, 2**64 - 7)
-            ] + [fill(torch.empty(64, 100, dtype=dtype).t(), seed=8)]
+            results[capability] = make()
     finally:
         torch.ops.deepinit._set_cpu_capability(default)
     reference_results = results[CAPABILITIES[-1]]
     for capability in CAPABILITIES[:-1]:
         for a, b in zip(results[capability], reference_results):
             assert torch.equal(a, b), capability
+    return results[default]
+
+
+@pytest.mark.skipif(len(CAPABILITIES) < 2, reason="this CPU runs only the scalar kernels")
+@pytest.mark.parametrize("fill", [f for _, f, _ in RANDOM_FILLS], ids=RANDOM_FILL_IDS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+def test_every_cpu_kernel_gives_the_same_bits(fill, dtype):
+    # Odd sizes and offsets exercise partial SIMD blocks at both ends; 2^34 - 12 and 2^33 - 6 put
+    # a carry into the counters' high word inside a step (float32 and float64 counters), 2^64 - 7
+    # the wrap; the 2-D view the strided path.
+    results_of_every_cpu_kernel(lambda: [
+        fill(torch.empty(SIZE, dtype=dtype).view(1, -1) if SIZE > 1 else torch.empty(1, 1, dtype=dtype), seed=3, offset=off)
+        for SIZE in (1, 31, 33, 1000)
+        for off in (0, 1, 5, 2**34 - 12, 2**33 - 6, 2**64 - 7)
+    ] + [fill(torch.empty(64, 100, dtype=dtype).t(), seed=8)])
 
 
 WINDOW_FILLS = [(n, f) for n, f, _ in RANDOM_FILLS] + [
@@ -181,30 +187,15 @@ CARRY_WINDOWS = [
 def test_every_cpu_kernel_gives_the_same_bits_in_windows(name, fill, dtype):
     # Offsets that put a carry into the counters' high word, or the wrap, inside each window.
     offsets = (0, 2**34 - 3000, 2**33 - 3000, 2**64 - 3000)
-    default = torch.ops.deepinit._cpu_capability()
-    results = {}
-    try:
-        for capability in CAPABILITIES:
-            torch.ops.deepinit._set_cpu_capability(capability)
-            results[capability] = [
-                fill(torch.empty(shape, dtype=dtype), seed=5, offset=offset, global_shape=global_shape, start=start)
-                for global_shape, start, shape in CARRY_WINDOWS
-                for offset in offsets
-            ]
-    finally:
-        torch.ops.deepinit._set_cpu_capability(default)
-    reference_results = results[CAPABILITIES[-1]]
-    for capability in CAPABILITIES[:-1]:
-        for a, b in zip(results[capability], reference_results):
-            assert torch.equal(a, b), capability
-    # And each window is its part of the whole init.
-    wholes = [
-        fill(torch.empty(global_shape, dtype=dtype), seed=5, offset=offset)
-        for global_shape, _, _ in CARRY_WINDOWS
+    blocks = results_of_every_cpu_kernel(lambda: [
+        fill(torch.empty(shape, dtype=dtype), seed=5, offset=offset, global_shape=global_shape, start=start)
+        for global_shape, start, shape in CARRY_WINDOWS
         for offset in offsets
-    ]
-    blocks = [(start, shape) for _, start, shape in CARRY_WINDOWS for _ in offsets]
-    for whole, (start, shape), block in zip(wholes, blocks, results[default]):
+    ])
+    # And each window is its part of the whole init.
+    places = [(global_shape, start, shape, offset) for global_shape, start, shape in CARRY_WINDOWS for offset in offsets]
+    for (global_shape, start, shape, offset), block in zip(places, blocks):
+        whole = fill(torch.empty(global_shape, dtype=dtype), seed=5, offset=offset)
         assert torch.equal(block, whole[tuple(slice(s, s + n) for s, n in zip(start, shape))])
 
 
