@@ -169,11 +169,16 @@ WINDOW_FILLS = [(n, f) for n, f, _ in RANDOM_FILLS] + [
     ("trunc_normal_mirrored_tail", lambda t, **s: deepinit.trunc_normal_(t, a=-30.0, b=-29.0, **s)),
 ]
 # (global shape, start, block shape): short rows at varying places in their counters, short rows
-# at one place (regular rows), width 1 of both kinds, rows of whole registers, rows long enough
-# for one kernel call each.
+# at one place (regular rows: one transpose wide, several with an overlapping last one, fewer
+# than 8 columns, the widest that go in the Philox lanes, wider), width 1 of both kinds, rows of
+# whole registers, rows long enough for one kernel call each.
 CARRY_WINDOWS = [
     ((200, 37), (0, 5), (200, 10)),
     ((300, 40), (0, 5), (300, 16)),
+    ((100, 128), (3, 43), (97, 43)),
+    ((50, 256), (0, 6), (50, 3)),
+    ((60, 512), (3, 1), (45, 250)),
+    ((40, 1024), (0, 1), (37, 511)),
     ((200, 37), (3, 0), (150, 1)),
     ((400, 64), (0, 7), (400, 1)),
     ((100, 128), (8, 32), (80, 64)),
