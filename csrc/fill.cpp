@@ -1,11 +1,15 @@
 #include "fill.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/MemoryOverlap.h>
+#include <ATen/core/LegacyTypeDispatch.h>
+#include <torch/csrc/autograd/variable.h>
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <string>
 
 namespace deepinit {
@@ -133,9 +137,10 @@ FillJob plan_normal(const at::Tensor& self, double mean, double std) {
 
 FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, double a, double b) {
   const OutDtype dtype = check_target(self, "trunc_normal_");
+  // std > 0 first, so that a NaN std is the ValueError that torch's division by it would give.
+  TORCH_CHECK_VALUE(std > 0.0, "deepinit.trunc_normal_: std must be positive, but got std=", std);
   check_finite(mean, "trunc_normal_", "mean");
   check_finite(std, "trunc_normal_", "std");
-  TORCH_CHECK(std > 0.0, "deepinit.trunc_normal_: std must be > 0, but got std=", std);
   TORCH_CHECK(!std::isnan(a) && !std::isnan(b), "deepinit.trunc_normal_: bounds a and b must not be NaN");
   TORCH_CHECK(a < b, "deepinit.trunc_normal_: a must be less than b, but got a=", a, ", b=", b);
   const double lo = round_inward(a, dtype, /*up=*/true);
@@ -154,26 +159,53 @@ FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, doubl
 }
 
 void check_stream_request(const at::Tensor& self, const StreamRequest& stream) {
-  TORCH_CHECK(!(stream.seed.has_value() && stream.generator.has_value() && stream.generator->defined()),
-              "deepinit: pass either seed or generator, not both");
-  TORCH_CHECK(stream.seed.has_value() || stream.offset == 0,
-              "deepinit: offset needs seed: with a generator the stream position comes from the generator");
-  TORCH_CHECK(stream.global_shape.has_value() == stream.start.has_value(),
-              "deepinit: a window needs both global_shape and start");
+  TORCH_CHECK_VALUE(!(stream.seed.has_value() && stream.generator.has_value() && stream.generator->defined()),
+                    "deepinit: pass either seed= or generator=, not both");
+  TORCH_CHECK_VALUE(stream.seed.has_value() || stream.offset == 0,
+                    "deepinit: offset= needs seed=: with a generator the stream position comes from the generator");
+  TORCH_CHECK_VALUE(stream.global_shape.has_value() == stream.start.has_value(),
+                    "deepinit: a window needs both global_shape= and start=");
   if (!stream.global_shape.has_value()) {
     return;
   }
-  TORCH_CHECK(stream.seed.has_value(), "deepinit: a window (global_shape, start) needs seed");
   const auto& shape = *stream.global_shape;
   const auto& start = *stream.start;
-  TORCH_CHECK(static_cast<int64_t>(shape.size()) == self.dim() && static_cast<int64_t>(start.size()) == self.dim(),
-              "deepinit: global_shape and start need one entry per dim of the tensor (", self.dim(), "), but got ",
-              shape.size(), " and ", start.size());
+  TORCH_CHECK(
+      static_cast<int64_t>(shape.size()) == self.dim() && static_cast<int64_t>(start.size()) == self.dim(),
+      "deepinit: global_shape= and start= need one entry per dim of the tensor (", self.dim(), "), but got ",
+      shape.size(), " and ", start.size());
   for (int64_t d = 0; d < self.dim(); ++d) {
     TORCH_CHECK(start[d] >= 0 && shape[d] >= 0 && start[d] + self.size(d) <= shape[d],
                 "deepinit: the window does not fit global_shape in dim ", d, ": start ", start[d], " + size ",
                 self.size(d), " > ", shape[d]);
   }
+}
+
+uint64_t logical_numel(const at::Tensor& self, const StreamRequest& stream) {
+  if (!stream.global_shape.has_value()) {
+    return static_cast<uint64_t>(self.numel());
+  }
+  uint64_t n = 1;
+  for (const int64_t size : *stream.global_shape) {
+    n *= static_cast<uint64_t>(size);
+  }
+  return n;
+}
+
+bool generator_serves(c10::Device generator, c10::Device tensor) {
+  return generator.type() == tensor.type() &&
+         (!generator.has_index() || !tensor.has_index() || generator.index() == tensor.index());
+}
+
+void check_generator_device(const at::Generator& generator, const at::Tensor& self) {
+  TORCH_CHECK(generator_serves(generator.device(), self.device()), "deepinit: generator is on ", generator.device(),
+              " but the tensor is on ", self.device());
+}
+
+GeneratorStart cpu_generator_start(const std::optional<at::Generator>& generator) {
+  auto* impl = at::get_generator_or_default<at::CPUGeneratorImpl>(generator, at::detail::getDefaultCPUGenerator());
+  std::lock_guard<std::mutex> lock(impl->mutex_);
+  return {impl->random64(), 0};  // a fresh key per call: calls never share a stream
 }
 
 StreamRequest stream_request(const at::Tensor& self, std::optional<int64_t> seed, int64_t offset,
@@ -187,6 +219,9 @@ StreamRequest stream_request(const at::Tensor& self, std::optional<int64_t> seed
     stream.start = start->vec();
   }
   check_stream_request(self, stream);
+  if (stream.generator.has_value() && stream.generator->defined()) {
+    check_generator_device(*stream.generator, self);
+  }
   return stream;
 }
 
@@ -215,4 +250,111 @@ void set_key(FillJob& job, uint64_t seed) {
   job.key1 = key.k1;
 }
 
+namespace {
+
+// Sparse, quantized and nested tensors have no dense elements to fill in stream order.
+[[noreturn]] void refuse_layout(const c10::OperatorHandle& op, const at::Tensor& self) {
+  std::string kind;
+  if (self.is_quantized()) {
+    kind = "quantized";
+  } else if (self.is_nested()) {
+    kind = "nested";
+  } else {
+    // As Python prints them.
+    switch (self.layout()) {
+      case at::kSparse: kind = "torch.sparse_coo"; break;
+      case at::kSparseCsr: kind = "torch.sparse_csr"; break;
+      case at::kSparseCsc: kind = "torch.sparse_csc"; break;
+      case at::kSparseBsr: kind = "torch.sparse_bsr"; break;
+      case at::kSparseBsc: kind = "torch.sparse_bsc"; break;
+      default: kind = c10::str(self.layout());
+    }
+  }
+  const std::string& name = op.schema().name();
+  TORCH_CHECK_NOT_IMPLEMENTED(false, "deepinit.", name.substr(name.find("::") + 2),
+                              ": tensor must be a dense (strided) tensor, but it is ", kind);
+}
+
+const at::Tensor& self_of(const c10::OperatorHandle& op, const torch::jit::Stack* stack) {
+  return (*stack)[stack->size() - op.schema().arguments().size()].toTensor();
+}
+
+void refuse_layout_kernel(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::jit::Stack* stack) {
+  refuse_layout(op, self_of(op, stack));
+}
+
+// Initialisation is not differentiable: the fills record no autograd history (torch.nn.init runs
+// its fills under no_grad), so a parameter that requires grad can be filled without a no_grad
+// block, and a Python caller pays for none. Nested tensors are refused here, before a Python
+// subclass of them (torch.jagged) would answer for itself.
+void fill_below_autograd(const c10::OperatorHandle& op, c10::DispatchKeySet keys, torch::jit::Stack* stack) {
+  if (self_of(op, stack).is_nested()) {
+    refuse_layout(op, self_of(op, stack));
+  }
+  at::AutoDispatchBelowAutograd guard;
+  op.redispatchBoxed(keys & c10::after_autograd_keyset, stack);
+}
+
+// Like every in-place op, a fill bumps the version counter of `self`, so that autograd refuses
+// a backward pass through a tensor that a fill overwrote after it was saved.
+void fill_and_bump_version(const c10::OperatorHandle& op, c10::DispatchKeySet keys, torch::jit::Stack* stack) {
+  const at::Tensor self = self_of(op, stack);
+  {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    op.redispatchBoxed(keys & c10::after_ADInplaceOrView_keyset, stack);
+  }
+  torch::autograd::impl::bump_version(self);
+}
+
+std::vector<int64_t> stream_start(const at::Tensor& self, int64_t counters, std::optional<int64_t> seed,
+                                  int64_t offset, std::optional<at::Generator> generator) {
+  const StreamRequest stream = stream_request(self, seed, offset, std::move(generator), std::nullopt, std::nullopt);
+  TORCH_CHECK_VALUE(counters >= 0, "deepinit._stream_start: counters must be >= 0, but got ", counters);
+  if (stream.seed.has_value()) {
+    return {*stream.seed, stream.offset};
+  }
+  GeneratorStart start;
+  if (self.is_cpu()) {
+    start = cpu_generator_start(stream.generator);
+  } else {
+#if defined(DEEPINIT_WITH_CUDA)
+    TORCH_CHECK(self.is_cuda(), "deepinit: no stream rule for device ", self.device());
+    start = cuda_generator_start(stream.generator, self.device(), static_cast<uint64_t>(counters));
+#else
+    TORCH_CHECK(false, "deepinit: no stream rule for device ", self.device(), " (built without CUDA)");
+#endif
+  }
+  const uint64_t per_counter = self.scalar_type() == at::kDouble ? 2 : 4;
+  return {static_cast<int64_t>(start.seed), static_cast<int64_t>(start.counter * per_counter)};
+}
+
+template <auto Kernel>
+void register_for_every_fill(torch::Library& m) {
+  for (const char* name : {"uniform_", "normal_", "trunc_normal_"}) {
+    m.impl(name, torch::CppFunction::makeFromBoxedFunction<Kernel>());
+  }
+}
+
+}  // namespace
 }  // namespace deepinit
+
+TORCH_LIBRARY_IMPL(deepinit, Autograd, m) { deepinit::register_for_every_fill<&deepinit::fill_below_autograd>(m); }
+TORCH_LIBRARY_IMPL(deepinit, ADInplaceOrView, m) {
+  deepinit::register_for_every_fill<&deepinit::fill_and_bump_version>(m);
+}
+#define DEEPINIT_REFUSE_LAYOUT(key) \
+  TORCH_LIBRARY_IMPL(deepinit, key, m) { deepinit::register_for_every_fill<&deepinit::refuse_layout_kernel>(m); }
+DEEPINIT_REFUSE_LAYOUT(SparseCPU)
+DEEPINIT_REFUSE_LAYOUT(SparseCUDA)
+DEEPINIT_REFUSE_LAYOUT(SparseCsrCPU)
+DEEPINIT_REFUSE_LAYOUT(SparseCsrCUDA)
+DEEPINIT_REFUSE_LAYOUT(QuantizedCPU)
+DEEPINIT_REFUSE_LAYOUT(QuantizedCUDA)
+DEEPINIT_REFUSE_LAYOUT(NestedTensorCPU)
+DEEPINIT_REFUSE_LAYOUT(NestedTensorCUDA)
+#undef DEEPINIT_REFUSE_LAYOUT
+
+TORCH_LIBRARY_IMPL(deepinit, CatchAll, m) {
+  m.impl("_stream_start", &deepinit::stream_start);
+  m.impl("_generator_serves", &deepinit::generator_serves);
+}

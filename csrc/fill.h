@@ -20,7 +20,8 @@ FillJob plan_trunc_normal(const at::Tensor& self, double mean, double std, doubl
 
 // Where the stream starts: explicit (seed, offset), or drawn by the backend from a generator;
 // optionally a window: self is the block [start, start + self.sizes()) of a logical tensor of
-// shape global_shape, and takes the values the whole logical tensor would get there.
+// shape global_shape, and takes the values the whole logical tensor would get there (with a
+// generator, the values and the generator's advance of a fill of the whole logical tensor).
 struct StreamRequest {
   std::optional<int64_t> seed;  // two's complement of the 64-bit seed
   int64_t offset;               // two's complement of the 64-bit element offset
@@ -31,9 +32,32 @@ struct StreamRequest {
 
 void set_key(FillJob& job, uint64_t seed);
 
-// seed and generator exclude each other; offset and windows need seed (a generator gives the
-// position); a window fits its logical tensor.
+// seed and generator exclude each other, offset needs seed (a generator gives the position) and
+// a window names both global_shape and start (ValueError otherwise); a window fits its logical
+// tensor (RuntimeError otherwise).
 void check_stream_request(const at::Tensor& self, const StreamRequest& stream);
+
+// Elements of the logical tensor: the window's global_shape, else self's.
+uint64_t logical_numel(const at::Tensor& self, const StreamRequest& stream);
+
+// Whether a generator of `generator` may serve a tensor on `tensor`: same device type, and the
+// same index unless the generator has none (torch.Generator("cuda") serves every CUDA device,
+// as it does for ATen's own kernels).
+bool generator_serves(c10::Device generator, c10::Device tensor);
+void check_generator_device(const at::Generator& generator, const at::Tensor& self);
+
+// The key rule of each device type, shared by the fills and by _stream_start: a generator's
+// (key, first Philox counter) for a draw of `counters` counters, advancing the generator as
+// such a fill does. CPU: one random64() as the key, counter 0. CUDA: csrc/cuda/fill_cuda.cu.
+struct GeneratorStart {
+  uint64_t seed;
+  uint64_t counter;
+};
+GeneratorStart cpu_generator_start(const std::optional<at::Generator>& generator);
+#if defined(DEEPINIT_WITH_CUDA)
+GeneratorStart cuda_generator_start(const std::optional<at::Generator>& generator, c10::Device device,
+                                    uint64_t counters);
+#endif
 
 // The stream position of every element: g = base + sum_d j_d * strides[d] (mod 2^64) for the
 // element at multi-index j. Without a window, strides are self's own row-major strides (g is

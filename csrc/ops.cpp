@@ -3,7 +3,8 @@
 //
 // The fills mutate `self` and return nothing: an aliased Tensor(a!) return would keep
 // torch.compile's functionalization (and opcheck) from handling them. The Python API returns
-// the tensor. seed and offset are the two's complement of 64-bit unsigned values; global_shape
+// the tensor. Like torch.nn.init's functions, they record no autograd history and bump the
+// version counter of `self` (csrc/fill.cpp). seed and offset are the two's complement of 64-bit unsigned values; global_shape
 // and start make self a window of a larger logical tensor (docs/stream.md).
 #include <torch/library.h>
 
@@ -26,6 +27,13 @@ TORCH_LIBRARY(deepinit, m) {
   m.def(
       "trunc_normal_(Tensor(a!) self, float mean=0., float std=1., float a=-2., float b=2., *, int? seed=None, "
       "int offset=0, Generator? generator=None, int[]? global_shape=None, int[]? start=None) -> ()");
+  // The stream of a Python path that splits one draw between several fills (sparse_):
+  // [seed, position of the first element], from seed= and offset= as given, or drawn from the
+  // generator (or the default generator of self's device) by the rule of self's fills, as a fill
+  // of `counters` Philox counters would draw it.
+  m.def("_stream_start(Tensor self, int counters, *, int? seed=None, int offset=0, Generator? generator=None) -> int[]");
+  // Whether a generator on device `generator` may fill a tensor on device `tensor`.
+  m.def("_generator_serves(Device generator, Device tensor) -> bool");
   // Which CPU kernel runs ("avx512vl", "avx2" or "scalar"); returns the previous choice. For tests and
   // benchmarks that compare instruction sets.
   m.def("_set_cpu_capability(str capability) -> str");

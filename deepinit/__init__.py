@@ -18,43 +18,24 @@ except ImportError as error:
     ) from error
 from . import _ops  # noqa: F401
 from . import distributed
-from .init import (
-    _no_grad_trunc_normal_,
-    calculate_gain,
-    constant_,
-    kaiming_normal_,
-    kaiming_uniform_,
-    normal_,
-    ones_,
-    trunc_normal_,
-    uniform_,
-    xavier_normal_,
-    xavier_uniform_,
-    zeros_,
-)
-from .extra import (
+from .extra import (  # torch.nn.init's deprecated aliases, with its FutureWarning
     constant,
     dirac,
-    dirac_,
     eye,
-    eye_,
     kaiming_normal,
     kaiming_uniform,
-    lecun_normal_,
-    lecun_uniform_,
     normal,
     orthogonal,
-    orthogonal_,
     sparse,
-    sparse_,
-    trunc_normal_tf_,
     uniform,
-    variance_scaling_,
     xavier_normal,
     xavier_uniform,
 )
+from .functions import FUNCTIONS
 from .modules import init_module_, parameter_key, patch_torch
 from .tables import init_table_file
+
+globals().update({f.name: f.function for f in FUNCTIONS})
 
 __version__ = "0.1.0"
 
@@ -73,29 +54,7 @@ def _check_cuda_build():
 
 _check_cuda_build()
 
-__all__ = [
-    "_no_grad_trunc_normal_",
-    "calculate_gain",
-    "zeros_",
-    "ones_",
-    "constant_",
-    "uniform_",
-    "normal_",
-    "trunc_normal_",
-    "kaiming_uniform_",
-    "kaiming_normal_",
-    "xavier_uniform_",
-    "xavier_normal_",
-    # the rest of torch.nn.init
-    "eye_",
-    "dirac_",
-    "orthogonal_",
-    "sparse_",
-    # beyond torch
-    "variance_scaling_",
-    "lecun_normal_",
-    "lecun_uniform_",
-    "trunc_normal_tf_",
+__all__ = [f.name for f in FUNCTIONS] + [
     "patch_torch",
     "init_module_",
     "parameter_key",

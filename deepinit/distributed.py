@@ -7,10 +7,11 @@ single-process init with the same seed, bit for bit, for any mesh and any placem
 (``Shard(d)`` of any dim, uneven shards, ``Replicate``, meshes of several dims).
 
 With ``seed=`` no collective is needed. With ``generator=`` or the default generator, each rank
-draws the key from its own generator, so ranks agree when their generators are in the same
-state: seed every rank alike (``torch.manual_seed(k)`` on all ranks, the usual practice before
-building a sharded model), or pass ``seed=``. ``check_same_key`` verifies it with one
-all-gather, for those who want to be sure.
+takes the key from its own generator by the same rule as an unsharded fill of the whole tensor,
+and advances it alike: ``full_tensor()`` equals that fill, and the generator ends in the same
+state, when every rank's generator starts in the same state. Seed every rank alike
+(``torch.manual_seed(k)`` on all ranks, the usual practice before building a sharded model), or
+pass ``seed=``. ``check_same_key`` verifies it with one all-gather, for those who want to be sure.
 """
 
 import torch
@@ -38,38 +39,30 @@ def shard_window(tensor):
     return local, tuple(tensor.shape), tuple(start)
 
 
-def draw_key(generator, device) -> int:
-    """A 64-bit stream key drawn from `generator` (or the default generator of `device`)."""
-    words = torch.empty(2, dtype=torch.int64, device=device).random_(0, 2**32, generator=generator)
-    low, high = (int(w) for w in words.cpu())
-    return (high << 32) | low
-
-
-def fill_dtensor(op, tensor, params, generator, seed, offset, global_shape, start):
-    from .init import _fill
-
-    if global_shape is not None or start is not None:
-        raise ValueError("deepinit: a DTensor gives its own window; do not pass global_shape= or start=")
-    if seed is not None and generator is not None:
-        raise ValueError("pass either seed= or generator=, not both")
-    local, shape, begin = shard_window(tensor)
-    if seed is None:
-        if offset != 0:
-            raise ValueError("offset= needs seed=: with a generator the stream position comes from the generator")
-        seed = draw_key(generator, local.device)
-    _fill(op, local, params, None, seed, offset, shape, begin)
+def fill_whole_then_shard(tensor, fill):
+    """Fills a DTensor through `fill` of its whole logical tensor, for functions whose values
+    need all of it at once (orthogonal_: a QR; sparse_: a sort down each column): every rank
+    computes the whole, as the unsharded call would (drawing from its generator alike), and keeps
+    its shard. Each rank holds the whole tensor while it does."""
+    local, shape, start = shard_window(tensor)
+    whole = fill(torch.empty(shape, dtype=local.dtype, device=local.device))
+    with torch.no_grad():
+        local.copy_(whole[tuple(slice(s, s + n) for s, n in zip(start, local.shape))])
     return tensor
 
 
 def check_same_key(generator=None, device="cpu", group=None) -> int:
-    """Draws the next key as a fill would, on every rank of `group`, and raises unless all ranks
-    drew the same. Consumes the draw on every rank, like a fill."""
+    """Raises unless every rank of `group` takes the same stream start from its generator (or
+    the default generator of `device`); returns the key. On the CPU it consumes a draw on every
+    rank, as a fill does; on CUDA it reads the generator's seed and position without moving it."""
     import torch.distributed as dist
 
-    key = draw_key(generator, device)
-    mine = torch.tensor([key - (1 << 64) if key >= (1 << 63) else key], dtype=torch.int64)
+    from ._stream import start
+
+    key, position = start(torch.empty(0, device=device), 0, generator)
+    mine = torch.tensor([key - (1 << 64) if key >= (1 << 63) else key, position - (1 << 64) if position >= (1 << 63) else position], dtype=torch.int64)
     everyone = [torch.empty_like(mine) for _ in range(dist.get_world_size(group))]
     dist.all_gather(everyone, mine, group=group)
-    if any(int(k) != int(mine) for k in everyone):
-        raise RuntimeError(f"deepinit: ranks drew different keys {[int(k) for k in everyone]}: seed them alike")
+    if any(not torch.equal(k, mine) for k in everyone):
+        raise RuntimeError(f"deepinit: ranks drew different stream starts {[k.tolist() for k in everyone]}: seed them alike")
     return key

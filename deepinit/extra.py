@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from . import _stream
 from . import distributed as _distributed
 from .init import (
     _calculate_fan_in_and_fan_out,
@@ -68,17 +69,6 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     return tensor
 
 
-def _resolve_seed(tensor, generator, seed):
-    """A stream key for functions whose random parts take several fills: the given seed, or one
-    64-bit key drawn from the generator (the default generator of the tensor's device)."""
-    if seed is not None:
-        if generator is not None:
-            raise ValueError("pass either seed= or generator=, not both")
-        return seed
-    device = tensor.device if not tensor.is_meta else torch.device("cpu")
-    return _distributed.draw_key(generator, device)
-
-
 def orthogonal_(
     tensor: Tensor,
     gain: float = 1,
@@ -92,10 +82,13 @@ def orthogonal_(
     As torch's: the QR factorisation of a standard normal matrix, its signs fixed, times gain.
     The normal matrix comes from a deepinit stream (``seed=``/``offset=``, or the generator), so
     the result is reproducible from the seed on one machine; the QR itself is LAPACK's (or
-    cuSOLVER's), whose last bits may differ between libraries and devices.
+    cuSOLVER's), whose last bits may differ between libraries and devices. A DTensor is
+    computed whole on every rank, which keeps its shard.
     """
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if _distributed.is_dtensor(tensor):
+        return _distributed.fill_whole_then_shard(tensor, lambda t: orthogonal_(t, gain, generator, seed=seed, offset=offset))
     if tensor.numel() == 0 or tensor.is_meta:
         return tensor
     rows = tensor.size(0)
@@ -128,20 +121,29 @@ def sparse_(
 
     Differs from torch: the zeros' places come from the same deepinit stream as the values (torch
     draws them from the global generator even when given one), so ``seed=`` or ``generator=``
-    fixes the whole result. Values take stream positions offset .. offset + numel, the zeros'
-    places the next numel positions.
+    fixes the whole result. The values take stream positions offset .. offset + numel; the zeros'
+    places come from float64 uniforms at the positions of the Philox counters that follow
+    (docs/stream.md). A generator gives (seed, offset) by the rule every fill uses, for both.
+    A DTensor is computed whole on every rank, which keeps its shard.
     """
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
+    if _distributed.is_dtensor(tensor):
+        return _distributed.fill_whole_then_shard(
+            tensor, lambda t: sparse_(t, sparsity, std, generator, seed=seed, offset=offset))
     if tensor.is_meta:
         return tensor
     rows, cols = tensor.shape
     num_zeros = math.ceil(sparsity * rows)
-    seed = _resolve_seed(tensor, generator, seed)
+    per_counter = 2 if tensor.dtype == torch.float64 else 4
+    counters = -(-tensor.numel() // per_counter) + -(-tensor.numel() // 2)  # the values', the keys'
+    seed, offset = _stream.start(tensor, counters, generator, seed, offset)
     normal_(tensor, 0, std, seed=seed, offset=offset)
     if num_zeros > 0:
+        # The first float64 position on a counter boundary after the values' last counter.
+        keys_offset = 2 * -(-(offset + tensor.numel()) // per_counter)
         keys = uniform_(torch.empty(rows, cols, dtype=torch.float64, device=tensor.device), seed=seed,
-                        offset=(offset + tensor.numel()) % (1 << 64))
+                        offset=keys_offset % (1 << 64))
         zero_rows = keys.argsort(dim=0, stable=True)[:num_zeros]
         with torch.no_grad():
             tensor.scatter_(0, zero_rows, 0.0)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from . import _ops  # noqa: F401  (registers the ops' fake kernels)
-from . import distributed as _distributed
+from ._stream import NORMAL, TRUNC_NORMAL, UNIFORM, fill
 
 __all__ = [
     "calculate_gain",
@@ -37,64 +37,15 @@ __all__ = [
     "xavier_normal_",
 ]
 
-_U64 = 1 << 64
-
-
-def _as_u64_arg(value, name: str) -> int:
-    """A seed or offset in [-2^63, 2^64), as the int64 two's complement the ops take.
-
-    Negative values wrap modulo 2^64, as torch.manual_seed's do."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, but got {type(value).__name__}")
-    if not -(1 << 63) <= value < _U64:
-        raise ValueError(f"{name} must lie in [-2**63, 2**64), but got {value}")
-    value %= _U64
-    return value - _U64 if value >= (1 << 63) else value
-
-
-def _stream(generator, seed, offset, global_shape, start) -> dict:
-    """The ops' stream arguments, checked."""
-    if seed is not None and generator is not None:
-        raise ValueError("pass either seed= or generator=, not both")
-    if seed is None and offset != 0:
-        raise ValueError("offset= needs seed=: with a generator the stream position comes from the generator")
-    if (global_shape is None) != (start is None):
-        raise ValueError("a window needs both global_shape= and start=")
-    if global_shape is not None and seed is None:
-        raise ValueError("a window (global_shape=, start=) needs seed=")
-    return {
-        "seed": None if seed is None else _as_u64_arg(seed, "seed"),
-        "offset": _as_u64_arg(offset, "offset"),
-        "generator": generator,
-        "global_shape": None if global_shape is None else [int(n) for n in global_shape],
-        "start": None if start is None else [int(n) for n in start],
-    }
-
-
-def _check_fill_target(tensor, fn):
-    """Random fills need a dense tensor; torch's own message for others names no argument."""
-    if tensor.layout != torch.strided or tensor.is_quantized or tensor.is_nested:
-        kind = "quantized" if tensor.is_quantized else "nested" if tensor.is_nested else str(tensor.layout)
-        raise NotImplementedError(f"deepinit.{fn}: tensor must be a dense (strided) tensor, but it is {kind}")
-
-
-def _fill(op, tensor, params, generator, seed, offset, global_shape, start):
-    """One fused fill by torch.ops.deepinit.<op>, without autograd; DTensors fill their shards."""
-    _check_fill_target(tensor, op)
-    if _distributed.is_dtensor(tensor):
-        return _distributed.fill_dtensor(op, tensor, params, generator, seed, offset, global_shape, start)
-    stream = _stream(generator, seed, offset, global_shape, start)
-    with torch.no_grad():
-        getattr(torch.ops.deepinit, op)(tensor, *(float(p) for p in params), **stream)
-    return tensor
+_has_torch_function = torch.overrides.has_torch_function_variadic
 
 
 def _no_grad_uniform_(tensor, a, b, generator=None, *, seed=None, offset=0, global_shape=None, start=None):
-    return _fill("uniform_", tensor, (a, b), generator, seed, offset, global_shape, start)
+    return fill(UNIFORM, tensor, (a, b), generator, seed, offset, global_shape, start)
 
 
 def _no_grad_normal_(tensor, mean, std, generator=None, *, seed=None, offset=0, global_shape=None, start=None):
-    return _fill("normal_", tensor, (mean, std), generator, seed, offset, global_shape, start)
+    return fill(NORMAL, tensor, (mean, std), generator, seed, offset, global_shape, start)
 
 
 def _no_grad_trunc_normal_(
@@ -117,9 +68,7 @@ def _no_grad_trunc_normal_(
     "mean is more than 2 std from [a, b]" warning. ``std <= 0`` raises ValueError (the seed
     divides by it); ``a >= b``, or no value of the tensor's dtype in [a, b], raises RuntimeError.
     """
-    if not std > 0:
-        raise ValueError(f"trunc_normal_: std must be positive, but got std={std}")
-    return _fill("trunc_normal_", tensor, (mean, std, a, b), generator, seed, offset, global_shape, start)
+    return fill(TRUNC_NORMAL, tensor, (mean, std, a, b), generator, seed, offset, global_shape, start)
 
 
 def _no_grad_fill_(tensor, val):
@@ -208,7 +157,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
         tensor: an n-dimensional `torch.Tensor`
         val: the value to fill the tensor with
     """
-    if torch.overrides.has_torch_function_variadic(tensor):
+    if _has_torch_function(tensor):
         return torch.overrides.handle_torch_function(constant_, (tensor,), tensor=tensor, val=val)
     return _no_grad_fill_(tensor, val)
 
@@ -240,7 +189,7 @@ def uniform_(
         global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
             ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    if torch.overrides.has_torch_function_variadic(tensor):
+    if _has_torch_function(tensor):
         return torch.overrides.handle_torch_function(
             uniform_, (tensor,), tensor=tensor, a=a, b=b, generator=generator, seed=seed, offset=offset,
             global_shape=global_shape, start=start,
@@ -276,7 +225,7 @@ def normal_(
         global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
             ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    if torch.overrides.has_torch_function_variadic(tensor):
+    if _has_torch_function(tensor):
         return torch.overrides.handle_torch_function(
             normal_, (tensor,), tensor=tensor, mean=mean, std=std, generator=generator, seed=seed, offset=offset,
             global_shape=global_shape, start=start,
@@ -381,7 +330,7 @@ def kaiming_uniform_(
         global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
             ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    if torch.overrides.has_torch_function_variadic(tensor):
+    if _has_torch_function(tensor):
         return torch.overrides.handle_torch_function(
             kaiming_uniform_,
             (tensor,),

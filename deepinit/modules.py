@@ -11,27 +11,10 @@ from typing import Callable, Mapping, Optional, Union
 import torch
 import torch.nn as nn
 
-from . import extra as _extra
-from . import init as _init
+from .functions import FUNCTIONS
 
 # torch.nn.init's functions and their deepinit twins.
-TWINS = {
-    "calculate_gain": _init.calculate_gain,
-    "uniform_": _init.uniform_,
-    "normal_": _init.normal_,
-    "trunc_normal_": _init.trunc_normal_,
-    "constant_": _init.constant_,
-    "ones_": _init.ones_,
-    "zeros_": _init.zeros_,
-    "eye_": _extra.eye_,
-    "dirac_": _extra.dirac_,
-    "xavier_uniform_": _init.xavier_uniform_,
-    "xavier_normal_": _init.xavier_normal_,
-    "kaiming_uniform_": _init.kaiming_uniform_,
-    "kaiming_normal_": _init.kaiming_normal_,
-    "orthogonal_": _extra.orthogonal_,
-    "sparse_": _extra.sparse_,
-}
+TWINS = {f.name: f.function for f in FUNCTIONS if f.torch_twin}
 
 
 class patch_torch:

@@ -19,17 +19,10 @@ import time
 import numpy as np
 import torch
 
-from . import init as _init
+from .functions import FUNCTIONS
 
-INITS = {
-    "uniform_": _init.uniform_,
-    "normal_": _init.normal_,
-    "trunc_normal_": _init.trunc_normal_,
-    "kaiming_uniform_": _init.kaiming_uniform_,
-    "kaiming_normal_": _init.kaiming_normal_,
-    "xavier_uniform_": _init.xavier_uniform_,
-    "xavier_normal_": _init.xavier_normal_,
-}
+# The initialisers that can fill any block of a table (they take a window), by name.
+INITS = {f.name: f.function for f in FUNCTIONS if f.window and not f.name.startswith("_")}
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
 NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}

@@ -10,22 +10,22 @@ import torch
 import torch.nn.init as tinit
 
 import deepinit
+from deepinit.functions import FUNCTIONS, names
 from testing import DEVICES, FLOAT_DTYPES, RANDOM_FILLS, RANDOM_FILL_IDS
 
-SEED_PAGE = [
-    "_no_grad_trunc_normal_",
-    "calculate_gain",
-    "zeros_",
-    "ones_",
-    "constant_",
-    "normal_",
-    "trunc_normal_",
-    "kaiming_uniform_",
-    "kaiming_normal_",
-    "xavier_uniform_",
-    "xavier_normal_",
-]
-RANDOM = ["uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_"]
+SEED_PAGE = names(seed_page=True)
+RANDOM = names(torch_twin=True, window=True)
+
+
+def test_the_catalog_is_the_api():
+    assert SEED_PAGE == ["_no_grad_trunc_normal_", "calculate_gain", "zeros_", "ones_", "constant_", "normal_",
+                         "trunc_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_"]
+    assert set(names(torch_twin=True)) == {n for n in dir(tinit) if n.endswith("_") and not n.startswith("_")} | {
+        "calculate_gain"}
+    for name in deepinit.__all__:
+        assert hasattr(deepinit, name), name
+    for f in FUNCTIONS:
+        assert getattr(deepinit, f.name) is f.function
 
 
 def test_every_seed_function_and_uniform_exists():
@@ -33,7 +33,7 @@ def test_every_seed_function_and_uniform_exists():
         assert callable(getattr(deepinit, name)), name
 
 
-@pytest.mark.parametrize("name", [n for n in SEED_PAGE + ["uniform_"] if n != "_no_grad_trunc_normal_"])
+@pytest.mark.parametrize("name", names(torch_twin=True))
 def test_signature_matches_torch(name):
     ours = inspect.signature(getattr(deepinit, name)).parameters
     theirs = inspect.signature(getattr(tinit, name)).parameters
@@ -212,14 +212,14 @@ def test_negative_seeds_wrap_like_torch_manual_seed():
 def test_seed_and_generator_together_are_refused():
     with pytest.raises(ValueError, match="either seed= or generator="):
         deepinit.uniform_(torch.empty(3), generator=torch.Generator(), seed=1)
-    with pytest.raises(RuntimeError, match="either seed or generator"):
+    with pytest.raises(ValueError, match="either seed= or generator="):
         torch.ops.deepinit.uniform_(torch.empty(3), seed=1, generator=torch.Generator())
 
 
 def test_offset_needs_seed():
     with pytest.raises(ValueError, match="offset= needs seed="):
         deepinit.normal_(torch.empty(3), offset=5)
-    with pytest.raises(RuntimeError, match="offset needs seed"):
+    with pytest.raises(ValueError, match="offset= needs seed="):
         torch.ops.deepinit.normal_(torch.empty(3), offset=5)
 
 
@@ -232,3 +232,51 @@ def test_kaiming_and_xavier_scale_like_torch():
     deepinit.xavier_uniform_(w, gain=0.5, seed=1)
     a = 0.5 * math.sqrt(6.0 / (256 + 1024))
     assert w.abs().max() <= a and w.abs().max() > 0.999 * a
+
+
+def test_fills_bump_the_version_counter_like_in_place_ops():
+    """A fill is an in-place op: autograd must refuse a backward pass through an overwritten tensor."""
+    a = torch.ones(3, requires_grad=True)
+    b = a * 1
+    loss = (b * b).sum()
+    version = b._version
+    deepinit.normal_(b, seed=1)
+    assert b._version == version + 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_fills_record_no_history_without_no_grad():
+    b = torch.ones(3, requires_grad=True) * 2
+    torch.ops.deepinit.normal_(b, seed=1)  # the op itself, outside no_grad
+    assert type(b.grad_fn).__name__ == "MulBackward0"
+
+
+@pytest.mark.parametrize("generator,tensor,serves", [
+    ("cuda", "cuda:0", True),   # torch.Generator("cuda") has no index: it serves every CUDA device
+    ("cuda", "cuda:3", True),
+    ("cuda:0", "cuda:0", True),
+    ("cuda:1", "cuda:0", False),
+    ("cpu", "cuda:0", False),
+    ("cuda", "cpu", False),
+    ("cpu", "cpu", True),
+])
+def test_which_generators_serve_which_devices(generator, tensor, serves):
+    assert torch.ops.deepinit._generator_serves(torch.device(generator), torch.device(tensor)) is serves
+
+
+def test_an_empty_window_still_draws_as_the_whole_fill():
+    """A rank whose shard is empty keeps its generator in step with the other ranks."""
+    g, h = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    deepinit.normal_(torch.empty(0, 5), generator=g, global_shape=(4, 5), start=(4, 0))
+    deepinit.normal_(torch.empty(4, 5), generator=h)
+    assert torch.equal(g.get_state(), h.get_state())
+
+
+def test_sparse_with_a_generator_is_sparse_with_the_stream_the_generator_gives():
+    g, h = torch.Generator().manual_seed(8), torch.Generator().manual_seed(8)
+    from_generator = deepinit.sparse_(torch.empty(30, 20), 0.2, generator=g)
+    seed, offset = deepinit._stream.start(torch.empty(0), 0, h)
+    assert offset == 0
+    assert torch.equal(from_generator, deepinit.sparse_(torch.empty(30, 20), 0.2, seed=seed, offset=offset))
+    assert torch.equal(g.get_state(), h.get_state())

@@ -12,6 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import deepinit
+from testing import RANDOM_NAMES, call_random
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 
@@ -59,18 +60,32 @@ def _worker(rank, world, store_path):
                     whole = fill(torch.empty(shape, dtype=dtype), seed=1234, offset=7)
                     full = sharded.full_tensor()
                     assert torch.equal(full, whole), (mesh_shape, placements, shape, name, dtype)
-        # The default generator: ranks seeded alike draw the same key and agree.
+        # Generators: every random function, given a generator in the same state on every rank,
+        # fills the DTensor as the unsharded call would and leaves the generator in its state.
+        for mesh_shape, placements, shape in _layouts(world):
+            mesh = meshes[mesh_shape]
+            for name in RANDOM_NAMES:
+                sharded = dtensor_empty(shape, device_mesh=mesh, placements=placements)
+                g, h = torch.Generator().manual_seed(123), torch.Generator().manual_seed(123)
+                assert call_random(name, sharded, generator=g) is sharded
+                whole = call_random(name, torch.empty(shape), generator=h)
+                assert torch.equal(sharded.full_tensor(), whole), (mesh_shape, placements, shape, name)
+                assert torch.equal(g.get_state(), h.get_state()), (mesh_shape, placements, shape, name)
+        # The default generator likewise; check_same_key agrees with what a fill takes.
         mesh = meshes[(world,)]
         from torch.distributed.tensor import Shard
 
         torch.manual_seed(99)
-        key = deepinit.distributed.draw_key(None, "cpu")
-        torch.manual_seed(99)
         sharded = dtensor_empty((23, 5), device_mesh=mesh, placements=[Shard(0)])
         deepinit.normal_(sharded)
-        assert torch.equal(sharded.full_tensor(), deepinit.normal_(torch.empty(23, 5), seed=key))
+        after = torch.get_rng_state()
         torch.manual_seed(99)
-        assert deepinit.distributed.check_same_key() == key
+        assert torch.equal(sharded.full_tensor(), deepinit.normal_(torch.empty(23, 5)))
+        assert torch.equal(torch.get_rng_state(), after)
+        torch.manual_seed(99)
+        key = deepinit.distributed.check_same_key()
+        torch.manual_seed(99)
+        assert torch.equal(deepinit.normal_(torch.empty(23, 5), seed=key), sharded.full_tensor())
         _model_worker(mesh)
         # Every rank done with every group before any tears one down: gloo has aborted a rank
         # ("terminate called without an active exception") when a peer left first.

@@ -80,11 +80,13 @@ def test_bad_windows_are_refused(kwargs, error, text):
     assert torch.all(t == 7.0)
 
 
-def test_a_window_needs_a_seed():
-    with pytest.raises(ValueError, match="needs seed="):
-        deepinit.normal_(torch.empty(2, 2), global_shape=(4, 4), start=(0, 0))
-    with pytest.raises(RuntimeError, match="needs seed"):
-        torch.ops.deepinit.normal_(torch.empty(2, 2), global_shape=[4, 4], start=[0, 0])
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_window_with_a_generator_is_a_block_of_the_whole_fill_with_that_generator(device):
+    g, h = torch.Generator(device).manual_seed(5), torch.Generator(device).manual_seed(5)
+    block = deepinit.normal_(torch.empty(2, 3, device=device), generator=g, global_shape=(4, 5), start=(1, 2))
+    whole = deepinit.normal_(torch.empty(4, 5, device=device), generator=h)
+    assert torch.equal(block, whole[1:3, 2:5])
+    assert torch.equal(g.get_state(), h.get_state())  # advanced as the whole fill advances it
 
 
 def test_opcheck_with_a_window():

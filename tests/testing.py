@@ -6,6 +6,7 @@ import scipy.stats
 import torch
 
 import deepinit
+from deepinit.functions import BY_NAME, names
 
 HAS_CUDA = torch.cuda.is_available()
 
@@ -77,3 +78,13 @@ RANDOM_FILLS = [
     ),
 ]
 RANDOM_FILL_IDS = [name for name, *_ in RANDOM_FILLS]
+
+
+# Every random function of deepinit's catalog, and a call of each with its defaults (plus the
+# arguments it needs).
+RANDOM_NAMES = names(random=True)
+_NEEDED_ARGS = {"_no_grad_trunc_normal_": (0.0, 0.5, -0.3, 0.8), "sparse_": (0.3,)}
+
+
+def call_random(name, tensor, **stream):
+    return BY_NAME[name].function(tensor, *_NEEDED_ARGS.get(name, ()), **stream)

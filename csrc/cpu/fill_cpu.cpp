@@ -2,7 +2,6 @@
 // threads with at::parallel_for, and hands contiguous runs to the instruction-set kernel
 // chosen at load time. A value depends only on its logical index, so neither the thread count
 // nor the split changes any result.
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <c10/util/irange.h>
 #include <torch/library.h>
@@ -10,7 +9,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -171,19 +169,15 @@ void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPosition
 }
 
 void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& stream) {
+  // An empty window of a non-empty tensor (a rank's empty shard) still draws, as the whole would.
+  if (logical_numel(self, stream) == 0) {
+    return;
+  }
+  // The CPU key rule: position 0 of a fresh key, whatever the size of the fill.
+  set_key(job, stream.seed.has_value() ? static_cast<uint64_t>(*stream.seed) : cpu_generator_start(stream.generator).seed);
   if (self.numel() == 0) {
     return;
   }
-  uint64_t seed;
-  if (stream.seed.has_value()) {
-    seed = static_cast<uint64_t>(*stream.seed);
-  } else {
-    auto* generator = at::get_generator_or_default<at::CPUGeneratorImpl>(stream.generator,
-                                                                          at::detail::getDefaultCPUGenerator());
-    std::lock_guard<std::mutex> lock(generator->mutex_);
-    seed = generator->random64();  // a fresh key per call: calls never share a stream
-  }
-  set_key(job, seed);
   const ElementPositions positions = element_positions(self, stream);
   const ContiguousFillFn fill = current_capability().load()->fill;
   if (self.is_contiguous() && positions.row_major) {

@@ -208,8 +208,14 @@ void launch(const at::Tensor& self, const ElementPositions& positions, const Str
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+at::CUDAGeneratorImpl* default_or(const std::optional<at::Generator>& generator, c10::Device device) {
+  return at::get_generator_or_default<at::CUDAGeneratorImpl>(
+      generator, at::cuda::detail::getDefaultCUDAGenerator(device.has_index() ? device.index() : -1));
+}
+
 void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& request) {
-  if (self.numel() == 0) {
+  // An empty window of a non-empty tensor (a rank's empty shard) still draws, as the whole would.
+  if (logical_numel(self, request) == 0) {
     return;
   }
   const c10::cuda::CUDAGuard guard(self.device());
@@ -218,16 +224,16 @@ void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& request)
   if (request.seed.has_value()) {
     start.seed = static_cast<uint64_t>(*request.seed);
   } else {
-    auto* generator = at::get_generator_or_default<at::CUDAGeneratorImpl>(
-        request.generator, at::cuda::detail::getDefaultCUDAGenerator(self.device().index()));
-    TORCH_CHECK(generator->device() == self.device(), "deepinit: generator is on ", generator->device(),
-                " but the tensor is on ", self.device());
-    const int64_t per_counter = job.dtype == OutDtype::kFloat64 ? 2 : 4;
-    // Reserve the 32-bit words of every counter this call uses, as ATen's kernels do.
-    const uint64_t words = 4 * static_cast<uint64_t>((self.numel() + per_counter - 1) / per_counter);
+    // Reserve the 32-bit words of every counter the logical tensor uses, as ATen's kernels do.
+    const uint64_t per_counter = job.dtype == OutDtype::kFloat64 ? 2 : 4;
+    const uint64_t counters = (logical_numel(self, request) + per_counter - 1) / per_counter;
+    auto* generator = default_or(request.generator, self.device());
     std::lock_guard<std::mutex> lock(generator->mutex_);
-    start.philox = generator->philox_cuda_state(words);
+    start.philox = generator->philox_cuda_state(4 * counters);
     start.from_generator = true;
+  }
+  if (self.numel() == 0) {
+    return;
   }
   visit_job(job, [&](const auto& transform, auto tag) {
     launch<decltype(tag)::value>(self, positions, start, transform);
@@ -236,6 +242,16 @@ void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& request)
 
 }  // namespace
 }  // namespace cuda
+
+// The CUDA key rule outside a fill (no graph capture): the generator's seed, and the first of
+// `counters` counters reserved from its Philox offset, which counts 32-bit words, 4 per counter.
+GeneratorStart cuda_generator_start(const std::optional<at::Generator>& generator, c10::Device device,
+                                    uint64_t counters) {
+  auto* impl = cuda::default_or(generator, device);
+  std::lock_guard<std::mutex> lock(impl->mutex_);
+  const auto seed_and_words = impl->philox_engine_inputs(4 * counters);
+  return {seed_and_words.first, seed_and_words.second / 4};
+}
 
 int64_t compiled_cuda_version() { return CUDART_VERSION; }
 

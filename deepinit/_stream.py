@@ -1,0 +1,70 @@
+"""The stream layer: the one path from the Python API to the fill ops.
+
+Every random function (init.py, extra.py, modules.py, tables.py) fills through ``fill``, which
+turns a call's stream arguments into the op's and nothing more: the op checks them, before it
+writes anything (csrc/fill.cpp). A DTensor is filled as its local shard, the window of its
+global shape that the shard covers, with the caller's seed or generator (csrc/fill.h says how a
+generator gives the key, and that a window advances it as a fill of the whole would).
+
+This layer runs on every call, and models are mostly small parameters: it stays thin.
+"""
+
+import torch
+
+from . import _C  # noqa: F401  (defines the ops)
+from .distributed import is_dtensor, shard_window
+
+UNIFORM = torch.ops.deepinit.uniform_.default
+NORMAL = torch.ops.deepinit.normal_.default
+TRUNC_NORMAL = torch.ops.deepinit.trunc_normal_.default
+
+_U64 = 1 << 64
+_I63 = 1 << 63
+
+
+def u64_arg(value, name: str) -> int:
+    """A seed or offset in [-2^63, 2^64), as the int64 two's complement the ops take.
+
+    Negative values wrap modulo 2^64, as torch.manual_seed's do."""
+    if type(value) is not int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, but got {type(value).__name__}")
+        value = int(value)
+    if not -_I63 <= value < _U64:
+        raise ValueError(f"{name} must lie in [-2**63, 2**64), but got {value}")
+    return value - _U64 if value >= _I63 else value
+
+
+def fill(op, tensor, params, generator=None, seed=None, offset=0, global_shape=None, start=None):
+    """op(tensor, *params) with the stream arguments of a Python call; returns the tensor."""
+    if type(tensor) is not torch.Tensor and is_dtensor(tensor):
+        if global_shape is not None or start is not None:
+            raise ValueError("deepinit: a DTensor gives its own window; do not pass global_shape= or start=")
+        local, global_shape, start = shard_window(tensor)
+        _call(op, local, params, generator, seed, offset, global_shape, start)
+        return tensor
+    if seed is None and offset == 0 and global_shape is None and start is None:
+        if generator is None:
+            op(tensor, *params)
+        else:
+            op(tensor, *params, generator=generator)
+        return tensor
+    _call(op, tensor, params, generator, seed, offset, global_shape, start)
+    return tensor
+
+
+def _call(op, tensor, params, generator, seed, offset, global_shape, start):
+    op(tensor, *params, seed=None if seed is None else u64_arg(seed, "seed"), offset=u64_arg(offset, "offset"),
+       generator=generator, global_shape=global_shape, start=start)
+
+
+def start(tensor, counters: int, generator=None, seed=None, offset=0):
+    """(seed, offset) for a path that splits one stream between several fills of `tensor`'s
+    device and dtype: seed= and offset= as given, else drawn from `generator` (or the device's
+    default generator) by the rule the fills use, advancing it as a fill of `counters` Philox
+    counters would."""
+    seed, position = torch.ops.deepinit._stream_start(
+        tensor, counters, seed=None if seed is None else u64_arg(seed, "seed"), offset=u64_arg(offset, "offset"),
+        generator=generator,
+    )
+    return seed % _U64, position % _U64
