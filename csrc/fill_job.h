@@ -44,11 +44,32 @@ Transform load_transform(const FillJob& job) {
 template <OutDtype D>
 using DtypeTag = std::integral_constant<OutDtype, D>;
 
+// What every backend knows of an output dtype: the type its values are computed in (the stream
+// contract's), the type stored (16-bit floats as their bits), the elements one Philox counter
+// gives, and the conversion on store (round to nearest even).
+template <OutDtype D>
+struct DtypeTraits {
+  using Compute = std::conditional_t<D == OutDtype::kFloat64, double, float>;
+  using Storage = std::conditional_t<D == OutDtype::kFloat64, double,
+                                     std::conditional_t<D == OutDtype::kFloat32, float, uint16_t>>;
+  static constexpr int kElementsPerCounter = core::StreamLayout<Compute>::kElementsPerCounter;
+
+  DEEPINIT_HD static Storage store(Compute x) {
+    if constexpr (D == OutDtype::kFloat16) {
+      return core::float_to_half_bits(x);
+    } else if constexpr (D == OutDtype::kBFloat16) {
+      return core::float_to_bfloat16_bits(x);
+    } else {
+      return x;
+    }
+  }
+};
+
 // Calls fn(transform, DtypeTag<dtype>{}) with the job's transform as this unit's own type.
 template <class Fn>
 void visit_job(const FillJob& job, Fn&& fn) {
   const auto with_transform = [&](auto tag) {
-    using T = std::conditional_t<decltype(tag)::value == OutDtype::kFloat64, double, float>;
+    using T = typename DtypeTraits<decltype(tag)::value>::Compute;
     switch (job.kind) {
       case FillKind::kUniform:
         return fn(load_transform<core::UniformTransform<T>>(job), tag);

@@ -35,6 +35,9 @@ def u64_arg(value, name: str) -> int:
     return value - _U64 if value >= _I63 else value
 
 
+_is_compiling = torch.compiler.is_compiling
+
+
 def fill(op, tensor, params, generator=None, seed=None, offset=0, global_shape=None, start=None):
     """op(tensor, *params) with the stream arguments of a Python call; returns the tensor."""
     if type(tensor) is not torch.Tensor and is_dtensor(tensor):
@@ -43,13 +46,21 @@ def fill(op, tensor, params, generator=None, seed=None, offset=0, global_shape=N
         local, global_shape, start = shard_window(tensor)
         _call(op, local, params, generator, seed, offset, global_shape, start)
         return tensor
-    if seed is None and offset == 0 and global_shape is None and start is None:
+    # The common calls pass only the arguments they set, to the op's builtin itself (each keyword
+    # argument and the OpOverload's own __call__ cost a fraction of a microsecond); Dynamo
+    # traces the OpOverload.
+    call = op if _is_compiling() else op._op
+    if offset == 0 and global_shape is None and start is None:
+        if seed is None:
+            if generator is None:
+                call(tensor, *params)
+            else:
+                call(tensor, *params, generator=generator)
+            return tensor
         if generator is None:
-            op(tensor, *params)
-        else:
-            op(tensor, *params, generator=generator)
-        return tensor
-    _call(op, tensor, params, generator, seed, offset, global_shape, start)
+            call(tensor, *params, seed=seed if type(seed) is int and 0 <= seed < _I63 else u64_arg(seed, "seed"))
+            return tensor
+    _call(call, tensor, params, generator, seed, offset, global_shape, start)
     return tensor
 
 

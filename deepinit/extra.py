@@ -87,23 +87,28 @@ def orthogonal_(
     """
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if _distributed.is_dtensor(tensor):
+    if type(tensor) is not torch.Tensor and _distributed.is_dtensor(tensor):
         return _distributed.fill_whole_then_shard(tensor, lambda t: orthogonal_(t, gain, generator, seed=seed, offset=offset))
     if tensor.numel() == 0 or tensor.is_meta:
         return tensor
     rows = tensor.size(0)
     cols = tensor.numel() // rows
-    flattened = tensor.new_empty((rows, cols))
-    normal_(flattened, 0, 1, generator, seed=seed, offset=offset)
+    flattened = _stream.fill(_stream.NORMAL, tensor.new_empty((rows, cols)), (0.0, 1.0), generator, seed, offset)
     if rows < cols:
         flattened.t_()
     q, r = torch.linalg.qr(flattened)
-    q *= torch.diag(r, 0).sign()  # Make Q uniform according to https://arxiv.org/pdf/math-ph/0609050.pdf
+    q *= r.diagonal().sign()  # Make Q uniform according to https://arxiv.org/pdf/math-ph/0609050.pdf
     if rows < cols:
         q.t_()
-    with torch.no_grad():
+    # As torch's no_grad block, for less (this function is mostly its overheads on small tensors).
+    grad_enabled = torch.is_grad_enabled()
+    torch._C._set_grad_enabled(False)
+    try:
         tensor.view_as(q).copy_(q)
-        tensor.mul_(gain)
+        if gain != 1:  # x * 1 is x
+            tensor.mul_(gain)
+    finally:
+        torch._C._set_grad_enabled(grad_enabled)
     return tensor
 
 

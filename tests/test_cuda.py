@@ -25,6 +25,33 @@ def test_cuda_equals_cpu_bit_for_bit(name, fill, dtype, offset):
 
 
 @cuda
+@pytest.mark.parametrize("a,b", [(-2.0, 2.0), (5.0, 6.0), (-30.0, -29.0), (1.0, 1.001)],
+                         ids=["central", "one tail", "log space", "narrow"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("n,offset", [(10_000, 0), (10_001, 3), (257, 2**64 - 5)])
+def test_cuda_every_truncated_normal_form_equals_cpu(a, b, dtype, n, offset):
+    """Each form of the plan has its own kernel; runs with partial first and last tiles."""
+    on_cpu = deepinit.trunc_normal_(torch.empty(n, dtype=dtype), 0.0, 1.0, a, b, seed=12, offset=offset)
+    on_gpu = deepinit.trunc_normal_(torch.empty(n, dtype=dtype, device="cuda"), 0.0, 1.0, a, b, seed=12, offset=offset)
+    assert torch.equal(on_gpu.cpu(), on_cpu)
+
+
+@cuda
+def test_cuda_fills_allocate_no_device_memory():
+    t = torch.empty(1 << 22, device="cuda")
+    g = torch.Generator(device="cuda").manual_seed(1)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    peak = torch.cuda.max_memory_allocated()
+    for _, fill, _ in RANDOM_FILLS:
+        fill(t.view(1024, -1), seed=1)
+        fill(t.view(1024, -1), generator=g)
+        fill(t.view(1024, -1).t())
+    torch.cuda.synchronize()
+    assert torch.cuda.max_memory_allocated() == peak
+
+
+@cuda
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 def test_cuda_views_and_unaligned_starts_equal_cpu(dtype):
     for make in (lambda d: torch.empty(50, 70, dtype=dtype, device=d).t(),

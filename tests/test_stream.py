@@ -167,6 +167,8 @@ WINDOW_FILLS = [(n, f) for n, f, _ in RANDOM_FILLS] + [
     # Intervals in one tail: the kernels skip the central piece there.
     ("trunc_normal_tail", lambda t, **s: deepinit.trunc_normal_(t, a=5.0, b=6.0, **s)),
     ("trunc_normal_mirrored_tail", lambda t, **s: deepinit.trunc_normal_(t, a=-30.0, b=-29.0, **s)),
+    # A narrow interval: the exponential formulation.
+    ("trunc_normal_narrow", lambda t, **s: deepinit.trunc_normal_(t, a=1.0, b=1.001, **s)),
 ]
 # (global shape, start, block shape): short rows at varying places in their counters, short rows
 # at one place (regular rows: one transpose wide, several with an overlapping last one, fewer

@@ -4,12 +4,20 @@
 
 #include "platform.h"
 
+#if defined(__CUDACC__)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#endif
+
 DEEPINIT_CORE_NAMESPACE_BEGIN
 
 // IEEE binary16, overflow to infinity, subnormals kept. This is the FP16 library's
 // fp16_ieee_from_fp32_value (Marat Dukhan, MIT licence), which c10::Half also uses: the
 // float arithmetic on `base` performs the rounding.
 DEEPINIT_HD uint16_t float_to_half_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __half_as_ushort(__float2half_rn(f));  // one instruction, the same rounding
+#else
   const float scale_to_inf = 0x1.0p+112f;
   const float scale_to_zero = 0x1.0p-110f;
   float base = (std::fabs(f) * scale_to_inf) * scale_to_zero;
@@ -26,15 +34,20 @@ DEEPINIT_HD uint16_t float_to_half_bits(float f) {
   const uint32_t mantissa_bits = bits & 0x00000FFFu;
   const uint32_t nonsign = exp_bits + mantissa_bits;
   return static_cast<uint16_t>((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+#endif
 }
 
 // bfloat16: the top half of the float after adding 0x7fff plus the lowest kept bit; NaN stays NaN.
 DEEPINIT_HD uint16_t float_to_bfloat16_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __bfloat16_as_ushort(__float2bfloat16_rn(f));  // the same rounding; NaN stays NaN
+#else
   if (f != f) {
     return 0x7FC0;
   }
   const uint32_t w = bits_of(f);
   return static_cast<uint16_t>((w + 0x7FFFu + ((w >> 16) & 1u)) >> 16);
+#endif
 }
 
 DEEPINIT_CORE_NAMESPACE_END

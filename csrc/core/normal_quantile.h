@@ -72,11 +72,18 @@ DEEPINIT_HD F normal_quantile_deep_tail(F r) {
   return -z;
 }
 
+// Out of line on the GPU: only far-tail log-space plans reach it, and inline it would make every
+// tail evaluation's code (and register allocation) several times larger.
+template <class F>
+DEEPINIT_HD_COLD F normal_quantile_deep_tail_cold(F r) {
+  return normal_quantile_deep_tail(r);
+}
+
 template <class F>
 DEEPINIT_HD F with_deep_tail(F r, F x) {
   const auto deep = r >= F(kQuantileDeepTail);
   if (any(deep)) {
-    x = select(deep, normal_quantile_deep_tail(r), x);
+    x = select(deep, normal_quantile_deep_tail_cold(r), x);
   }
   return x;
 }
@@ -139,6 +146,34 @@ DEEPINIT_HD F normal_quantile_tail_f64_piece(F r, int piece) {
     den = fma_rn(den, t, F(table[4 * (9 + k) + piece]));
   }
   return with_deep_tail(r, (F(-1) * num) / den);
+}
+
+// The tail piece normal_quantile_tail(r) evaluates: 1 to 4 in float (the fitted pieces), 1 or 2
+// in double (r <= 5, r > 5).
+template <class F>
+DEEPINIT_HD F normal_quantile_tail_piece(F r) {
+  if constexpr (is_f64_lane<F>) {
+    return select(r > F(5.0), F(2), F(1));
+  } else {
+    return quantile_f32_tail_piece(r);
+  }
+}
+
+// normal_quantile_tail(r) for r known to lie in tail piece Piece: the same operations with the
+// piece's coefficients as constants instead of looked up lane by lane, so the same bits.
+template <int Piece, class F>
+DEEPINIT_HD F normal_quantile_tail_in_piece(F r) {
+  if constexpr (is_f64_lane<F>) {
+    return normal_quantile_tail_f64_piece(r, Piece);
+  } else {
+    const float* table = DEEPINIT_TABLE_DATA(kQuantileF32Table);
+    const F t = (r - F(table[Piece])) * F(table[8 + Piece]);
+    F poly = F(table[8 * (2 + kQuantileF32Degree) + Piece]);
+    for (int k = kQuantileF32Degree - 1; k >= 0; --k) {
+      poly = fma_rn(poly, t, F(table[8 * (2 + k) + Piece]));
+    }
+    return with_deep_tail(r, -poly);
+  }
 }
 
 // Whether q = p - 1/2 lies in the central region, where normal_quantile_central applies.

@@ -19,6 +19,15 @@
 #define DEEPINIT_HD inline
 #endif
 
+// Code that rare inputs take: kept out of the GPU's loops (a call), inline elsewhere.
+#if defined(__CUDA_ARCH__)
+#define DEEPINIT_HD_COLD __host__ __device__ __noinline__
+#elif defined(__CUDACC__) || defined(__HIPCC__)
+#define DEEPINIT_HD_COLD __host__ __device__ inline
+#else
+#define DEEPINIT_HD_COLD DEEPINIT_HD
+#endif
+
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif

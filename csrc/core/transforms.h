@@ -61,12 +61,27 @@ struct NormalTransform {
   }
 };
 
+// The four ways a plan computes its values (truncated_normal.h): kLinear staged like
+// NormalTransform, kLinear with every value in the lower tail, kNarrow and kLog.
+enum class TruncatedNormalForm : int { kLinear, kLinearTail, kNarrow, kLog };
+
 template <class T>
 struct TruncatedNormalTransform {
   TruncatedNormalPlan<T> plan;
 
   DEEPINIT_HD bool staged() const { return plan.mode == TruncatedNormalMode::kLinear; }
   DEEPINIT_HD bool mostly_central() const { return !plan.tail_only; }
+
+  DEEPINIT_HD TruncatedNormalForm form() const {
+    switch (plan.mode) {
+      case TruncatedNormalMode::kLinear:
+        return plan.tail_only ? TruncatedNormalForm::kLinearTail : TruncatedNormalForm::kLinear;
+      case TruncatedNormalMode::kNarrow:
+        return TruncatedNormalForm::kNarrow;
+      default:
+        return TruncatedNormalForm::kLog;
+    }
+  }
 
   // kLinear only. The level in the plan's (possibly mirrored) frame and 1 minus it are exact.
   template <class F>
@@ -86,9 +101,11 @@ struct TruncatedNormalTransform {
     return clamp(fma_rn(F(plan.signed_std), flip * x_lower, F(plan.mean)));
   }
 
-  template <class F>
-  DEEPINIT_HD F operator()(F u) const {
-    if (plan.mode == TruncatedNormalMode::kLinear && plan.tail_only) {
+  // The value for plans of form Form (form() == Form): a backend that knows the form of a whole
+  // fill can leave the other forms' code out.
+  template <TruncatedNormalForm Form, class F>
+  DEEPINIT_HD F evaluate(F u) const {
+    if constexpr (Form == TruncatedNormalForm::kLinearTail) {
       // begin() and normal_quantile_lower with every lane in the lower tail: the same
       // operations less the ones whose results such lanes never use, so the same bits.
       const F level = plan.mirrored ? F(1) - u : u;
@@ -101,20 +118,35 @@ struct TruncatedNormalTransform {
         x = normal_quantile_tail(r);
       }
       return clamp(fma_rn(F(plan.signed_std), x, F(plan.mean)));
-    }
-    if (plan.mode == TruncatedNormalMode::kLinear) {
+    } else if constexpr (Form == TruncatedNormalForm::kLinear) {
       const QuantileStage<F> stage = begin(u);
       return finish(stage.flip, normal_quantile_lower(stage.p, stage.q));
+    } else {
+      const F level = plan.mirrored ? F(1) - u : u;
+      const F rest = plan.mirrored ? u : F(1) - u;
+      if constexpr (Form == TruncatedNormalForm::kNarrow) {
+        const F tail_log = plan.tilt_small ? log1p_nonpositive(-(rest * F(plan.tilt_mass)))
+                                           : log_lane(fma_rn(rest, F(plan.tilt_rest), level));
+        return clamp(fma_rn(F(plan.scale), -tail_log, F(plan.anchor)));
+      } else {
+        const F log_p = F(plan.log_p_beta) + log_lane(fma_rn(rest, F(plan.mass_ratio), level));
+        return clamp(fma_rn(F(plan.signed_std), normal_quantile_tail(sqrt_rn(-log_p)), F(plan.mean)));
+      }
     }
-    const F level = plan.mirrored ? F(1) - u : u;
-    const F rest = plan.mirrored ? u : F(1) - u;
-    if (plan.mode == TruncatedNormalMode::kNarrow) {
-      const F tail_log = plan.tilt_small ? log1p_nonpositive(-(rest * F(plan.tilt_mass)))
-                                         : log_lane(fma_rn(rest, F(plan.tilt_rest), level));
-      return clamp(fma_rn(F(plan.scale), -tail_log, F(plan.anchor)));
+  }
+
+  template <class F>
+  DEEPINIT_HD F operator()(F u) const {
+    switch (form()) {
+      case TruncatedNormalForm::kLinearTail:
+        return evaluate<TruncatedNormalForm::kLinearTail>(u);
+      case TruncatedNormalForm::kLinear:
+        return evaluate<TruncatedNormalForm::kLinear>(u);
+      case TruncatedNormalForm::kNarrow:
+        return evaluate<TruncatedNormalForm::kNarrow>(u);
+      default:
+        return evaluate<TruncatedNormalForm::kLog>(u);
     }
-    const F log_p = F(plan.log_p_beta) + log_lane(fma_rn(rest, F(plan.mass_ratio), level));
-    return clamp(fma_rn(F(plan.signed_std), normal_quantile_tail(sqrt_rn(-log_p)), F(plan.mean)));
   }
 
  private:
@@ -124,5 +156,26 @@ struct TruncatedNormalTransform {
     return select(x > F(plan.hi), F(plan.hi), x);
   }
 };
+
+// A truncated normal whose plan is known to be of form Form: the same values, one form's code.
+template <class T, TruncatedNormalForm Form>
+struct TruncatedNormalOfForm : TruncatedNormalTransform<T> {
+  template <class F>
+  DEEPINIT_HD F operator()(F u) const {
+    return this->template evaluate<Form>(u);
+  }
+};
+
+// Whether a fill runs `transform` in stages: the central piece of Phi^-1 in every lane and the
+// tails (a log, a square root and another polynomial) only for the lanes that need them, packed
+// together. Pays for quantile transforms whose values are mostly central.
+template <class Transform>
+DEEPINIT_HD bool runs_staged(const Transform& transform) {
+  if constexpr (std::is_same_v<Transform, UniformTransform<float>> || std::is_same_v<Transform, UniformTransform<double>>) {
+    return false;
+  } else {
+    return transform.staged() && transform.mostly_central();
+  }
+}
 
 DEEPINIT_CORE_NAMESPACE_END

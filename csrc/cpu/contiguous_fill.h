@@ -23,6 +23,8 @@ struct Runs {
 using ContiguousFillFn = void (*)(const FillJob& job, void* out, uint64_t g0, const Runs& runs);
 
 void fill_contiguous_scalar(const FillJob& job, void* out, uint64_t g0, const Runs& runs);
+// The CUDA kernel's algorithm run on the host (fill_warp_sim.cpp): a test vehicle, not a CPU kernel.
+void fill_contiguous_warp_sim(const FillJob& job, void* out, uint64_t g0, const Runs& runs);
 #if defined(__x86_64__) || defined(_M_X64)
 void fill_contiguous_avx2(const FillJob& job, void* out, uint64_t g0, const Runs& runs);
 void fill_contiguous_avx2_evex(const FillJob& job, void* out, uint64_t g0, const Runs& runs);

@@ -441,18 +441,10 @@ void transform_staged(const Transform& transform, DtypeTag<D> tag, int64_t n, in
   }
 }
 
-// Whether the transform runs in stages (transform_staged) rather than straight on registers.
+// Transforms that have stages (transform_staged); core::runs_staged says when to use them.
 template <class Transform>
 constexpr bool kStageable = !std::is_same_v<Transform, core::UniformTransform<float>> &&
                             !std::is_same_v<Transform, core::UniformTransform<double>>;
-template <class Transform>
-bool runs_staged(const Transform& transform) {
-  if constexpr (kStageable<Transform>) {
-    return transform.staged() && transform.mostly_central();
-  } else {
-    return false;
-  }
-}
 
 // Runs the transform over elements first, first + 1, ... (see transform_direct), staged when
 // that pays.
@@ -460,7 +452,7 @@ template <class Transform, OutDtype D, class Provider, class Sink>
 void transform_elements(const Transform& transform, DtypeTag<D> tag, int64_t n, int64_t first,
                         const Provider& bits_of_step, const Sink& sink) {
   if constexpr (kStageable<Transform>) {
-    if (runs_staged(transform)) {
+    if (core::runs_staged(transform)) {
       transform_staged(transform, tag, n, first, bits_of_step, sink);
       return;
     }
@@ -859,7 +851,7 @@ void fill_column_rows(const Transform& transform, DtypeTag<D> tag, const RoundKe
   const uint64_t row_counters = runs.g_stride / per_counter;
   const int groups_per_block = std::max(1, block_capacity / (kRows * span));
   const int64_t row_bytes = width * static_cast<int64_t>(bytes);
-  const bool staged = runs_staged(transform);
+  const bool staged = core::runs_staged(transform);
 
   alignas(64) uint32_t counter_lo[block_counters + step_counters];
   alignas(64) uint32_t counter_hi[block_counters + step_counters];

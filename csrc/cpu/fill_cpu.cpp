@@ -39,6 +39,7 @@ std::vector<Capability> available_capabilities() {
   }
 #endif
   found.push_back({"scalar", &fill_contiguous_scalar});
+  found.push_back({"cuda_warp_sim", &fill_contiguous_warp_sim});  // never the default: last
   return found;  // best first
 }
 

@@ -1,18 +1,20 @@
-// CUDA backend of the fill ops: a thin grid-stride loop over the torch-free core. Each thread
-// takes one Philox counter at a time (4 float-family or 2 float64 elements) from the element
-// index alone, so values never depend on the launch configuration or the GPU model, and equal
-// the CPU's bit for bit (the core uses only correctly rounded operations, and this file is
-// compiled with --fmad=false so that nvcc fuses nothing the core did not write).
+// CUDA backend of the fill ops: thin loops over the torch-free core. Values depend only on each
+// element's stream position, never on the launch configuration or the GPU model, and equal the
+// CPU's bit for bit (the core uses only correctly rounded operations, and this file is compiled
+// with --fmad=false so that nvcc fuses nothing the core did not write).
+//
+// Two kernels: a run of the stream that is one contiguous block of memory (any contiguous
+// tensor, and windows of whole rows) goes to the warp-tiled kernel of cuda/warp_fill.h; any
+// other layout to a grid-stride loop over (row, counter) items.
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <ATen/cuda/PhiloxUtils.cuh>
 #include <c10/cuda/CUDAGuard.h>
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
 #include <torch/library.h>
 
 #include <mutex>
 
+#include "cuda/warp_fill.h"
 #include "fill.h"
 
 namespace deepinit {
@@ -68,40 +70,15 @@ struct Rows {
   }
 };
 
-template <OutDtype D>
-struct DeviceOut;
-template <>
-struct DeviceOut<OutDtype::kFloat32> {
-  using type = float;
-};
-template <>
-struct DeviceOut<OutDtype::kFloat64> {
-  using type = double;
-};
-template <>
-struct DeviceOut<OutDtype::kFloat16> {
-  using type = c10::Half;  // __float2half_rn
-};
-template <>
-struct DeviceOut<OutDtype::kBFloat16> {
-  using type = c10::BFloat16;  // __float2bfloat16_rn
-};
-
-template <class Out, int N>
-struct alignas(sizeof(Out) * N) Pack {
-  Out v[N];
-};
-
-// Work item t of the grid-stride loop is Philox counter `slot` of row t / slots: the counter
-// holding the row's stream position plus slot, whose elements it writes where they fall in the
-// row. kAligned: a single contiguous row whose counter-sized groups are aligned in memory, so
-// whole groups go out as one vector store.
-template <OutDtype D, class Transform, bool kAligned>
-__global__ void fill_kernel(typename DeviceOut<D>::type* out, Rows rows, uint64_t base, StreamStart start,
-                            Transform transform) {
-  using Out = typename DeviceOut<D>::type;
-  using Compute = std::conditional_t<D == OutDtype::kFloat64, double, float>;
-  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
+// Any layout: work item t of the grid-stride loop is Philox counter `slot` of row t / slots, the
+// counter holding the row's stream position plus slot, whose elements it writes where they fall
+// in the row.
+template <OutDtype D, class Transform>
+__global__ void fill_rows_kernel(typename DtypeTraits<D>::Storage* out, Rows rows, uint64_t base, StreamStart start,
+                                 Transform transform) {
+  using Traits = DtypeTraits<D>;
+  using Compute = typename Traits::Compute;
+  constexpr int per_counter = Traits::kElementsPerCounter;
   core::PhiloxKey key;
   uint64_t g0;
   resolve_stream<Compute>(start, key, g0);
@@ -123,22 +100,91 @@ __global__ void fill_kernel(typename DeviceOut<D>::type* out, Rows rows, uint64_
     }
     uint32_t words[4];
     core::philox_words(key, (core::counter_of<Compute>(g_row) + slot) & core::kCounterMask<Compute>, words);
-    Pack<Out, per_counter> pack;
 #pragma unroll
     for (int k = 0; k < per_counter; ++k) {
-      pack.v[k] = static_cast<Out>(transform(core::uniform_from_words<Compute>(words, static_cast<uint64_t>(k))));
-    }
-    if (kAligned && first >= 0 && first + per_counter <= rows.length) {
-      *reinterpret_cast<Pack<Out, per_counter>*>(out + first) = pack;
-    } else {
-#pragma unroll
-      for (int k = 0; k < per_counter; ++k) {
-        const int64_t i = first + k;
-        if (i >= 0 && i < rows.length) {
-          out[memory + i * rows.row_stride] = pack.v[k];
-        }
+      const int64_t i = first + k;
+      if (i >= 0 && i < rows.length) {
+        out[memory + i * rows.row_stride] =
+            Traits::store(transform(core::uniform_from_words<Compute>(words, static_cast<uint64_t>(k))));
       }
     }
+  }
+}
+
+constexpr int kWarpsPerBlock = 8;
+
+// The warps' tail queues, in the kernel's dynamic shared memory: warp w's is the Capacity values
+// from w * Capacity. Indexed from the symbol itself, so that every access is a plain shared one.
+extern __shared__ __align__(16) unsigned char shared_queues[];
+
+template <class Compute, int Capacity>
+struct WarpQueue {
+  int first;
+  __device__ __forceinline__ Compute& operator[](int i) const {
+    return reinterpret_cast<Compute*>(shared_queues)[first + i];
+  }
+};
+
+// One tile of a contiguous run, by one warp (warp_fill.h): its lanes generate, queue and solve
+// the tails of quantile transforms together in the warp's share of shared memory, and store.
+template <class Fill>
+using QueueOf = WarpQueue<typename Fill::Compute, Fill::kQueueCapacity>;
+
+template <class Fill, bool kInterior>
+__device__ __forceinline__ void fill_tile(const typename Fill::RunT& run, int64_t tile, int lane, QueueOf<Fill> queue) {
+  typename Fill::Lane s;
+  const int count = Fill::generate(run, tile, lane, s);
+  if constexpr (Fill::kCompact) {
+    // Where this lane's tails go: an exclusive scan of the counts across the warp.
+    int inclusive = count;
+#pragma unroll
+    for (int shift = 1; shift < warp_fill::kWarp; shift *= 2) {
+      const int below = __shfl_up_sync(0xffffffffu, inclusive, shift);
+      inclusive += lane >= shift ? below : 0;
+    }
+    const int total = __shfl_sync(0xffffffffu, inclusive, warp_fill::kWarp - 1);
+    Fill::enqueue(s, queue, inclusive - count);
+    __syncwarp();
+    Fill::solve(queue, total, lane);
+    __syncwarp();
+    Fill::dequeue(s, queue, inclusive - count);
+    __syncwarp();  // before the next tile's enqueue overwrites the queue
+  }
+  if constexpr (kInterior) {
+    Fill::store_interior(run, tile, lane, s);
+  } else {
+    Fill::store_edge(run, tile, lane, s);
+  }
+}
+
+// The run's first and last tiles (every tile of an unaligned run): out of line, so that the
+// interior loop's code holds no bounds checks.
+template <class Fill>
+__device__ __noinline__ void fill_edge_tile(const typename Fill::RunT& run, int64_t tile, int lane, QueueOf<Fill> queue) {
+  fill_tile<Fill, false>(run, tile, lane, queue);
+}
+
+// A contiguous run: each warp takes tiles of the run in turn, interior tiles first.
+template <OutDtype D, class Transform>
+__global__ void __launch_bounds__(kWarpsPerBlock * warp_fill::kWarp)
+    fill_run_kernel(warp_fill::Run<typename DtypeTraits<D>::Storage, Transform> run, StreamStart start) {
+  using Fill = warp_fill::WarpFill<D, Transform>;
+  using Compute = typename Fill::Compute;
+  uint64_t g0;
+  resolve_stream<Compute>(start, run.key, g0);
+  run.base_counter += core::counter_of<Compute>(g0);  // a generator's start is a whole counter
+  const int lane = static_cast<int>(threadIdx.x) % warp_fill::kWarp;
+  const int warp = static_cast<int>(threadIdx.x) / warp_fill::kWarp;
+  const QueueOf<Fill> queue{warp * Fill::kQueueCapacity};
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + warp;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * kWarpsPerBlock;
+  const typename Fill::TileRange interior = Fill::interior_tiles(run);
+  for (int64_t tile = interior.begin + first; tile < interior.end; tile += stride) {
+    fill_tile<Fill, true>(run, tile, lane, queue);
+  }
+  const int64_t edges = Fill::tiles(run) - (interior.end - interior.begin);
+  for (int64_t k = first; k < edges; k += stride) {
+    fill_edge_tile<Fill>(run, Fill::edge_tile(interior, k), lane, queue);
   }
 }
 
@@ -184,27 +230,46 @@ Rows rows_of(const at::Tensor& self, const ElementPositions& positions) {
   return rows;
 }
 
+int max_blocks() { return at::cuda::getCurrentDeviceProperties()->multiProcessorCount * 8; }
+
+template <OutDtype D, class Transform>
+void launch_run(typename DtypeTraits<D>::Storage* out, int64_t n, uint64_t base, const StreamStart& start,
+                const Transform& transform) {
+  using Fill = warp_fill::WarpFill<D, Transform>;
+  constexpr int per_counter = Fill::kPerCounter;
+  // A generator's start is a whole number of counters, so only base decides the alignment.
+  const int lead = static_cast<int>(base % per_counter);
+  const bool aligned = (reinterpret_cast<uintptr_t>(out) - lead * sizeof(*out)) % 16 == 0;
+  const warp_fill::Run<typename Fill::Storage, Transform> run{
+      out, n, core::counter_of<typename Fill::Compute>(base), lead, aligned, {}, transform};
+  const int64_t tiles = Fill::tiles(run);
+  const int blocks = static_cast<int>(std::max<int64_t>(
+      1, std::min<int64_t>((tiles + kWarpsPerBlock - 1) / kWarpsPerBlock, max_blocks())));
+  const size_t queue_bytes = Fill::kCompact ? kWarpsPerBlock * Fill::kQueueCapacity * sizeof(typename Fill::Compute) : 0;
+  fill_run_kernel<D, Transform>
+      <<<blocks, kWarpsPerBlock * warp_fill::kWarp, queue_bytes, at::cuda::getCurrentCUDAStream()>>>(run, start);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
 template <OutDtype D, class Transform>
 void launch(const at::Tensor& self, const ElementPositions& positions, const StreamStart& start,
             const Transform& transform) {
-  using Out = typename DeviceOut<D>::type;
-  using Compute = std::conditional_t<D == OutDtype::kFloat64, double, float>;
-  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
+  using Traits = DtypeTraits<D>;
+  using Storage = typename Traits::Storage;
+  auto* out = static_cast<Storage*>(self.data_ptr());
   const Rows rows = rows_of(self, positions);
+  if (rows.count == 1 && rows.row_stride == 1) {
+    warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
+      launch_run<D>(out, rows.length, positions.base, start, fixed);
+    });
+    return;
+  }
+  constexpr int per_counter = Traits::kElementsPerCounter;
   const int64_t items = rows.count * ((rows.length + per_counter - 1) / per_counter + 1);
   constexpr int threads = 256;
-  const int64_t max_blocks = static_cast<int64_t>(at::cuda::getCurrentDeviceProperties()->multiProcessorCount) * 8;
-  const int blocks = static_cast<int>(std::max<int64_t>(1, std::min((items + threads - 1) / threads, max_blocks)));
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  Out* out = static_cast<Out*>(self.data_ptr());
-  // A generator's start is a whole number of counters, so only base decides the alignment.
-  const int64_t lead = static_cast<int64_t>(positions.base % per_counter);
-  const auto group_start = reinterpret_cast<uintptr_t>(out) - static_cast<uintptr_t>(lead * sizeof(Out));
-  if (rows.count == 1 && rows.row_stride == 1 && group_start % sizeof(Pack<Out, per_counter>) == 0) {
-    fill_kernel<D, Transform, true><<<blocks, threads, 0, stream>>>(out, rows, positions.base, start, transform);
-  } else {
-    fill_kernel<D, Transform, false><<<blocks, threads, 0, stream>>>(out, rows, positions.base, start, transform);
-  }
+  const int blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>((items + threads - 1) / threads, max_blocks())));
+  fill_rows_kernel<D, Transform><<<blocks, threads, 0, at::cuda::getCurrentCUDAStream()>>>(out, rows, positions.base,
+                                                                                             start, transform);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

@@ -1,0 +1,226 @@
+"""The CUDA fill kernels' machine code, counted: a GPU microbenchmark that needs no GPU.
+
+Compiles csrc/cuda/fill_cuda.cu for one GPU architecture (sm_90, the H100/H200, by default)
+with the flags setup.py uses, disassembles it with cuobjdump, and prints for every kernel:
+
+* loop/elem: instructions in its steady-state (grid-stride) loop per element it writes, with
+  every path through the loop counted once;
+* est/elem: for kernels that queue the tails of Phi^-1 (warp_fill.h), the loop's instructions
+  less the queue's solve loop, plus the solve loop once per tail element (a fraction TAIL of
+  the elements: 0.28 for normal_, the mass outside the central piece) and once more per lane
+  for the last, partly filled round;
+* calls: CALL sites (division and square-root slow paths, which the hot path should not take);
+* local: local-memory loads and stores in the loop (register spills);
+* regs: registers per thread (occupancy).
+
+    python benchmarks/cuda_sass.py [--arch sm_90] [--source csrc/cuda/fill_cuda.cu] [--json PATH]
+        [--check benchmarks/cuda_sass_limits.json]
+
+Needs nvcc ($CUDA_HOME/bin/nvcc) and a CUDA build of torch (its headers, and the cuobjdump that
+its triton wheel carries). --check compares the counts with committed limits and exits 1 when a
+kernel got worse (more instructions per element, more calls, any spill), which CI runs.
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TAIL = 0.28  # share of float32 uniforms whose Phi^-1 is outside the central piece: 2 * 0.14
+DTYPES = {"0": "float32", "1": "float64", "2": "float16", "3": "bfloat16"}
+PER_COUNTER = {"float32": 4, "float64": 2, "float16": 4, "bfloat16": 4}
+
+
+def tool(name):
+    """nvcc from $CUDA_HOME, cuobjdump from PATH, the toolkit or the triton wheel of a CUDA torch."""
+    cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+    candidates = [shutil.which(name), os.path.join(cuda_home, "bin", name)]
+    import torch
+
+    site = os.path.dirname(os.path.dirname(torch.__file__))
+    candidates.append(os.path.join(site, "triton", "backends", "nvidia", "bin", name))
+    for path in candidates:
+        if path and os.path.exists(path):
+            return path
+    raise SystemExit(f"{name} not found (set CUDA_HOME, or install the CUDA build of torch)")
+
+
+def compile_cubin(source, arch, out):
+    """nvcc -cubin with setup.py's device flags (no contraction) and torch's headers."""
+    import torch
+    from torch.utils.cpp_extension import COMMON_NVCC_FLAGS, include_paths
+
+    if torch.version.cuda is None:
+        raise SystemExit("a CUDA build of torch is needed for its headers (pip install torch==<cuda build>)")
+    site = os.path.dirname(os.path.dirname(torch.__file__))
+    includes = include_paths() + glob.glob(os.path.join(site, "nvidia", "cu*", "include"))
+    includes += [os.path.join(ROOT, "csrc"), sysconfig.get_paths()["include"]]
+    standard = "-std=c++20" if tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 14) else "-std=c++17"
+    command = [tool("nvcc"), "-cubin", f"-arch={arch}", "-O3", "--fmad=false", standard, "-DDEEPINIT_WITH_CUDA",
+               *COMMON_NVCC_FLAGS, *(f"-I{d}" for d in includes), "-o", out, source]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-4000:])
+
+
+INSTRUCTION = re.compile(r"^\s+/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)(.*?);")
+
+
+def functions(sass):
+    """{mangled name: [(address, opcode, operands)]} of a cuobjdump -sass listing."""
+    found, current = {}, None
+    for line in sass.splitlines():
+        header = re.search(r"Function : (\S+)", line)
+        if header:
+            current = found.setdefault(header.group(1), [])
+            continue
+        match = INSTRUCTION.match(line)
+        if match and current is not None:
+            current.append((int(match.group(1), 16), match.group(2), match.group(3)))
+    return found
+
+
+def backward_branches(code):
+    """(target, source) of every branch that jumps back: the loops."""
+    loops = []
+    for address, opcode, operands in code:
+        if opcode.startswith("BRA"):
+            target = re.search(r"0x([0-9a-f]+)", operands)
+            if target and int(target.group(1), 16) < address:
+                loops.append((int(target.group(1), 16), address))
+    return loops
+
+
+FORMS = {"0": "linear", "1": "linear tail", "2": "narrow", "3": "log"}  # core::TruncatedNormalForm
+
+
+def describe(name):
+    """(kernel, dtype, transform, queues tails) from a mangled kernel name."""
+    kernel = re.search(r"(fill_run_kernel|fill_rows_kernel|fill_kernel)", name)
+    dtype = re.search(r"OutDtypeE(\d)", name)
+    form = re.search(r"TruncatedNormalFormE(\d)", name)
+    transform = re.search(r"(UniformTransform|NormalTransform|TruncatedNormalTransform)", name)
+    if form:
+        transform_name = f"trunc_normal ({FORMS[form.group(1)]})"
+    elif transform:
+        transform_name = {"UniformTransform": "uniform", "NormalTransform": "normal",
+                          "TruncatedNormalTransform": "trunc_normal"}[transform.group(1)]
+    else:
+        transform_name = "?"
+    kernel_name = kernel.group(1) if kernel else name
+    queues = kernel_name == "fill_run_kernel" and (transform_name in ("normal", "trunc_normal (linear)"))
+    return kernel_name, DTYPES[dtype.group(1)] if dtype else "?", transform_name, queues
+
+
+def counters_per_iteration(kernel):
+    if kernel != "fill_run_kernel":
+        return 1
+    text = open(os.path.join(ROOT, "csrc", "cuda", "warp_fill.h")).read()
+    return int(re.search(r"kCountersPerLane = (\d+)", text).group(1))
+
+
+def registers(cubin):
+    usage = subprocess.run([tool("cuobjdump"), "-res-usage", cubin], capture_output=True, text=True, check=True).stdout
+    found, name = {}, None
+    for line in usage.splitlines():
+        header = re.search(r"Function (\S+):", line)
+        if header:
+            name = header.group(1)
+        regs = re.search(r"REG:(\d+)", line)
+        if regs and name:
+            found[name] = int(regs.group(1))
+    return found
+
+
+def analyse(cubin):
+    sass = subprocess.run([tool("cuobjdump"), "-sass", cubin], capture_output=True, text=True, check=True).stdout
+    regs = registers(cubin)
+    rows = []
+    for name, code in functions(sass).items():
+        code = [c for c in code if c[1] != "NOP"]
+        kernel, dtype, transform, compact = describe(name)
+        loops = backward_branches(code)
+        outer = max(loops, key=lambda l: l[1] - l[0]) if loops else (0, 0)
+        in_loop = [c for c in code if outer[0] <= c[0] <= outer[1]]
+        elements = counters_per_iteration(kernel) * PER_COUNTER.get(dtype, 4)
+        row = {
+            "kernel": kernel, "dtype": dtype, "transform": transform, "queues_tails": compact,
+            "instructions": len(code), "loop": len(in_loop), "loop_per_element": len(in_loop) / elements,
+            "calls": sum(1 for c in code if c[1].startswith("CALL")),
+            "local": sum(1 for c in in_loop if c[1].startswith(("LDL", "STL"))),
+            "registers": regs.get(name, 0), "name": name,
+        }
+        row["estimated_per_element"] = row["loop_per_element"]
+        if compact:
+            # The solve loop: the largest loop nested in the outer one.
+            inner_loops = [l for l in loops if l != outer and outer[0] <= l[0] and l[1] <= outer[1]]
+            if inner_loops:
+                inner = max(inner_loops, key=lambda l: l[1] - l[0])
+                solve = sum(1 for c in in_loop if inner[0] <= c[0] <= inner[1])
+                row["solve_loop"] = solve
+                rounds_per_element = TAIL + 1.0 / (2 * elements)  # the last round is half full on average
+                row["estimated_per_element"] = (len(in_loop) - solve) / elements + solve * rounds_per_element
+        rows.append(row)
+    order = {"float32": 0, "float16": 1, "bfloat16": 2, "float64": 3}
+    return sorted(rows, key=lambda r: (r["kernel"], order.get(r["dtype"], 9), r["transform"], r["queues_tails"]))
+
+
+def format_rows(rows):
+    header = (f"{'kernel':17} {'dtype':9} {'transform':22} {'queue':>5} {'loop/elem':>9} {'est/elem':>8} "
+              f"{'calls':>5} {'local':>5} {'regs':>4}")
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r['kernel']:17} {r['dtype']:9} {r['transform']:22} {'yes' if r['queues_tails'] else '':>5} "
+                     f"{r['loop_per_element']:9.1f} {r['estimated_per_element']:8.1f} {r['calls']:5d} {r['local']:5d} "
+                     f"{r['registers']:4d}")
+    return "\n".join(lines)
+
+
+def check(rows, limits_path):
+    """Failures: kernels whose counts exceed the committed limits."""
+    limits = json.load(open(limits_path))
+    failures = []
+    for r in rows:
+        key = f"{r['kernel']}/{r['dtype']}/{r['transform']}/{'queue' if r['queues_tails'] else 'direct'}"
+        limit = limits.get(key)
+        if limit is None:
+            continue
+        for field in ("estimated_per_element", "calls", "local"):
+            if r[field] > limit[field] + 1e-9:
+                failures.append(f"{key}: {field} {r[field]:.1f} > limit {limit[field]}")
+    return failures
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", default="sm_90")
+    parser.add_argument("--source", default=os.path.join(ROOT, "csrc", "cuda", "fill_cuda.cu"))
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--check", metavar="LIMITS", help="exit 1 if a kernel exceeds these limits (JSON)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = os.path.join(tmp, "fill.cubin")
+        compile_cubin(args.source, args.arch, cubin)
+        rows = analyse(cubin)
+    print(f"{args.source}, {args.arch}: instructions per element written (static counts)\n")
+    print(format_rows(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    if args.check:
+        failures = check(rows, args.check)
+        for failure in failures:
+            print("worse than the limit:", failure)
+        return 1 if failures else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
