@@ -1,19 +1,22 @@
-"""``python -m deepinit.bench``: every deepinit initialiser against its torch.nn.init twin (and
-JAX's, when JAX is installed and ``--jax`` is given).
+"""deepinit-bench: times every deepinit initialiser against its torch.nn.init twin (and JAX's, with
+--jax) on the CPU and on CUDA, and prints time, GB/s written, the speedup over torch and the
+share of tensor.fill_'s bandwidth on the same tensor.
 
-For each device, shape and dtype it prints time, GB/s written, the speedup over torch, and the
-share of the bandwidth of ``fill_`` on the same tensor. deepinit, torch and ``fill_`` are timed
-in turns, call after call, and each figure is the median of its own series, so that a slow
-spell of a shared machine hits all of them alike. Tensors are allocated and touched before
-timing: the figures are for memory already mapped (first-touch page faults would dominate
-otherwise). CUDA timings use events after a synchronize. JAX runs in a child process (its
-thread pool would otherwise compete with torch's) and creates a new array on every call, as
-its API does, so its times include that allocation.
+deepinit, torch and ``fill_`` are timed in turns, call after call, and each figure is the median
+of its own series, so that a slow spell of a shared machine hits all of them alike; a row whose
+series spread widely is flagged, and a machine busier than the benchmark's threads allow is
+named before the table. Tensors are allocated and touched before timing: the figures are for
+memory already mapped (first-touch page faults would dominate otherwise). CUDA timings use events
+after a synchronize. JAX runs in a child process (its thread pool would otherwise compete with
+torch's) and creates a new array on every call, as its API does, so its times include that
+allocation. ``--per-call`` times calls on small tensors instead, where the Python layer is most
+of the cost.
 """
 
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -98,6 +101,7 @@ class Row:
     fill_fraction: float  # deepinit GB/s over fill_ GB/s on the same tensor
     jax_ms: float  # nan without JAX
     threads: int
+    unstable: bool = False  # a timed series spread more than UNSTABLE_SPREAD
 
 
 def _clock(device):
@@ -122,9 +126,10 @@ def _clock(device):
     return timed
 
 
-def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=5.0):
+def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=5.0, spreads=None):
     """Median seconds of each call in `calls`, timed in turns after a warm-up round. A call slower
-    than max_seconds on warm-up is timed once; `None` entries are skipped (nan)."""
+    than max_seconds on warm-up is timed once; `None` entries are skipped (nan). A list passed as
+    `spreads` receives each series' interquartile range over its median."""
     timed = _clock(device)
     first = [timed(c) if c is not None else math.nan for c in calls]
     series = [[] for _ in calls]
@@ -137,7 +142,116 @@ def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=
         rounds += 1
         if rounds >= 200 or time.perf_counter() - began > 30 * min_seconds:
             break
+    if spreads is not None:
+        spreads.extend(_spread(s) for s in series)
     return [statistics.median(s) if s else first[i] for i, s in enumerate(series)]
+
+
+def _spread(series):
+    if len(series) < 4:
+        return math.nan
+    q1, _, q3 = statistics.quantiles(series, n=4)
+    return (q3 - q1) / statistics.median(series)
+
+
+# A series whose interquartile range exceeds this share of its median is flagged as unstable.
+UNSTABLE_SPREAD = 0.25
+
+
+def load_warning(threads):
+    """A sentence when the load average exceeds the benchmark's thread count, else None."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    if load > threads:
+        return (f"the 1-minute load average is {load:.1f} on {os.cpu_count()} cores, above the benchmark's "
+                f"{threads} thread(s): other work competes for the cores and these times are not to be trusted")
+    return None
+
+
+# The per-call table: every deepinit function with a torch.nn.init twin, on a small tensor, where
+# the Python layer above the kernel is most of the cost. (function, shape, extra arguments)
+PER_CALL = [
+    ("zeros_", (10, 10), ()),
+    ("ones_", (10, 10), ()),
+    ("constant_", (10, 10), (0.5,)),
+    ("uniform_", (10, 10), ()),
+    ("normal_", (10, 10), ()),
+    ("trunc_normal_", (10, 10), ()),
+    ("kaiming_uniform_", (10, 10), ()),
+    ("kaiming_normal_", (10, 10), ()),
+    ("xavier_uniform_", (10, 10), ()),
+    ("xavier_normal_", (10, 10), ()),
+    ("eye_", (10, 10), ()),
+    ("dirac_", (4, 4, 3), ()),
+    ("orthogonal_", (10, 10), ()),
+    ("sparse_", (10, 10), (0.1,)),
+]
+
+
+@dataclass
+class PerCallRow:
+    function: str
+    shape: tuple
+    torch_us: float  # torch.nn.init, default generator
+    torch_generator_us: float  # torch.nn.init with generator= (nan where it takes none)
+    deepinit_us: float  # default generator
+    deepinit_generator_us: float
+    deepinit_seed_us: float
+    threads: int
+
+    @property
+    def worst_excess_us(self):
+        """The most any deepinit call costs beyond torch's same call (seed= against the default)."""
+        pairs = [(self.deepinit_us, self.torch_us), (self.deepinit_seed_us, self.torch_us),
+                 (self.deepinit_generator_us, self.torch_generator_us)]
+        return max(ours - theirs for ours, theirs in pairs if not math.isnan(ours) and not math.isnan(theirs))
+
+
+def per_call(functions=None, calls=1000, rounds=20):
+    """Microseconds per call of each PER_CALL function, deepinit's three stream modes against
+    torch: `rounds` rounds, each timing `calls` calls of every variant in turn; medians."""
+    import inspect
+
+    rows = []
+    generator = torch.Generator()
+    for name, shape, args in PER_CALL:
+        if functions is not None and name not in functions:
+            continue
+        tensor = torch.zeros(shape)
+        ours, theirs = getattr(deepinit, name), getattr(tinit, name)
+        random = "generator" in inspect.signature(ours).parameters
+        variants = [lambda: theirs(tensor, *args),
+                    (lambda: theirs(tensor, *args, generator=generator)) if random else None,
+                    lambda: ours(tensor, *args),
+                    (lambda: ours(tensor, *args, generator=generator)) if random else None,
+                    (lambda: ours(tensor, *args, seed=7)) if random else None]
+        series = [[] for _ in variants]
+        for _ in range(rounds):
+            for k, call in enumerate(variants):
+                if call is None:
+                    continue
+                began = time.perf_counter()
+                for _ in range(calls):
+                    call()
+                series[k].append((time.perf_counter() - began) / calls * 1e6)
+        medians = [statistics.median(s) if s else math.nan for s in series]
+        rows.append(PerCallRow(name, shape, *medians, torch.get_num_threads()))
+    return rows
+
+
+def format_per_call(rows):
+    header = (f"{'function':18} {'shape':>8} {'torch':>7} {'torch g':>8} {'deepinit':>9} {'generator=':>11} "
+              f"{'seed=':>7} {'excess':>7}")
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        cells = [f"{v:.2f}" if not math.isnan(v) else "" for v in
+                 (r.torch_us, r.torch_generator_us, r.deepinit_us, r.deepinit_generator_us, r.deepinit_seed_us)]
+        shape = "x".join(str(n) for n in r.shape)
+        lines.append(f"{r.function:18} {shape:>8} {cells[0]:>7} {cells[1]:>8} {cells[2]:>9} {cells[3]:>11} "
+                     f"{cells[4]:>7} {r.worst_excess_us:+7.2f}")
+    return "\n".join(lines)
 
 
 def _progress(message):
@@ -169,13 +283,15 @@ def run(devices, shapes, dtypes, functions=None, with_jax=False, torch_budget=20
                     ]
                     with warnings.catch_warnings():  # torch warns on trunc_normal_(a=5, b=6) on every call
                         warnings.filterwarnings("ignore", message="mean is more than 2 std")
-                        ours, theirs, fill = measure_in_turns(device, calls, min_repeats=min_repeats)
+                        spreads = []
+                        ours, theirs, fill = measure_in_turns(device, calls, min_repeats=min_repeats, spreads=spreads)
                     if not skip_torch:
                         torch_seconds_per_element[key] = theirs / tensor.numel()
                     gbps = written / ours / 1e9
                     rows.append(
                         Row(device, case.function, tuple(shape), dtype_name, ours * 1e3, gbps, theirs * 1e3,
-                            theirs / ours, gbps / (written / fill / 1e9), math.nan, torch.get_num_threads())
+                            theirs / ours, gbps / (written / fill / 1e9), math.nan, torch.get_num_threads(),
+                            any(x > UNSTABLE_SPREAD for x in spreads if not math.isnan(x)))
                     )
     _progress("")
     if with_jax:
@@ -231,7 +347,10 @@ def format_table(rows):
                 f"{torch_ms:>10} {speedup:>8} {100 * r.fill_fraction:6.0f}%")
         if with_jax:
             line += " " + ("" if math.isnan(r.jax_ms) else f"{r.jax_ms:9.2f}").rjust(9)
-        lines.append(line)
+        lines.append(line + (" ~" if r.unstable else ""))
+    if any(r.unstable for r in rows):
+        lines.append(f"~ unstable: a timed series' interquartile range exceeded {UNSTABLE_SPREAD:.0%} of its median "
+                     "(another process competed for the cores); rerun on a quiet machine")
     return "\n".join(lines)
 
 
@@ -291,16 +410,27 @@ def _cpu_model():
     return platform.processor()
 
 
-def parse_shape(text):
-    return tuple(int(s) for s in text.lower().split("x"))
+def parse_shape(text, min_dims=1):
+    """(rows, cols, ...) of "1000x128"; ValueError naming the text otherwise."""
+    try:
+        shape = tuple(int(n) for n in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) < min_dims or any(n < 0 for n in shape):
+        raise ValueError(f"invalid shape {text!r}: write {'two' if min_dims > 1 else 'one'} or more sizes joined by "
+                         "x, like 1000x128")
+    return shape
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m deepinit.bench", description=__doc__.splitlines()[0])
+def _parser():
+    description = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="deepinit-bench", description=description)
     parser.add_argument("--device", default="all", help="cpu, cuda or all (default: every available device)")
-    parser.add_argument("--shapes", default=None, help="comma-separated shapes like 1000x1000,1000000x128")
+    parser.add_argument("--shapes", default=None,
+                        help="comma-separated shapes of two dims or more, like 1000x1000,1000000x128")
     parser.add_argument("--dtypes", default="float32", help=f"comma-separated, from {', '.join(DTYPES)}")
-    parser.add_argument("--functions", default=None, help="comma-separated function labels (default: all)")
+    parser.add_argument("--functions", default=None,
+                        help=f"comma-separated function labels (default: all): {', '.join(c.function for c in CASES)}")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads before running")
     parser.add_argument("--repeats", type=int, default=7, help="minimum timed rounds per measurement")
     parser.add_argument("--torch-budget", type=float, default=20.0,
@@ -308,20 +438,66 @@ def main(argv=None):
     parser.add_argument("--jax", action="store_true", help="also time JAX's twins on the CPU (needs jax)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows and machine description as JSON")
     parser.add_argument("--plot", metavar="PATH", help="also draw GB/s per function into a PNG (needs matplotlib)")
+    parser.add_argument("--per-call", action="store_true",
+                        help="instead, microseconds per call on small CPU tensors (1 thread unless --threads)")
     parser.add_argument("--jax-worker", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.jax_worker:
-        _jax_worker(json.loads(args.jax_worker))
-        return 0
+    return parser
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+
+def _checked_arguments(parser, args):
+    """devices, shapes, dtypes, functions of the command line; parser.error (exit 2) on a bad one."""
     if args.device == "all":
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     else:
         devices = args.device.split(",")
-    shapes = [parse_shape(s) for s in args.shapes.split(",")] if args.shapes else DEFAULT_SHAPES
+    for device in devices:
+        if device not in ("cpu", "cuda"):
+            parser.error(f"--device: unknown device {device!r}; choose cpu, cuda or all")
+        if device == "cuda" and not torch.cuda.is_available():
+            reason = "this torch is a CPU build" if torch.version.cuda is None else "no CUDA device is visible"
+            parser.error(f"--device cuda: CUDA is not available ({reason})")
+    try:
+        # Two dims at least: Kaiming and Xavier take their fans from them.
+        shapes = [parse_shape(s, min_dims=2) for s in args.shapes.split(",")] if args.shapes else DEFAULT_SHAPES
+    except ValueError as error:
+        parser.error(f"--shapes: {error}")
+    dtypes = args.dtypes.split(",")
+    unknown = [d for d in dtypes if d not in DTYPES]
+    if unknown:
+        parser.error(f"--dtypes: unknown {', '.join(unknown)}; choose from {', '.join(DTYPES)}")
     functions = args.functions.split(",") if args.functions else None
+    known = [name for name, _, _ in PER_CALL] if args.per_call else [c.function for c in CASES]
+    unknown = [f for f in functions or () if f not in known]
+    if unknown:
+        parser.error(f"--functions: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
+    return devices, shapes, dtypes, functions
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.jax_worker:
+        _jax_worker(json.loads(args.jax_worker))
+        return 0
+    devices, shapes, dtypes, functions = _checked_arguments(parser, args)
+
+    if args.per_call:
+        torch.set_num_threads(args.threads or 1)
+        print(f"deepinit {deepinit.__version__}, torch {torch.__version__}, {_cpu_model()}, "
+              f"{torch.get_num_threads()} thread(s)")
+        print("Microseconds per call (median of 20 rounds of 1000 calls, variants in turns); torch g: torch with "
+              "generator=; excess: the most a deepinit call costs beyond torch's same call.\n")
+        _warn_if_loaded()
+        rows = per_call(functions)
+        print(format_per_call(rows))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"machine": machine_description(), "per_call": [asdict(r) for r in rows]}, f, indent=1)
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     machine = machine_description()
     print(f"deepinit {machine['deepinit']}, torch {machine['torch']}, {machine['processor']}, "
@@ -329,7 +505,8 @@ def main(argv=None):
           + (f", {machine['gpu']}" if "gpu" in machine else ""))
     print("Memory touched before timing; deepinit, torch and fill_ timed in turns, medians; GB/s = bytes "
           "written / time; % fill_ = share of tensor.fill_'s bandwidth on the same tensor.\n")
-    rows = run(devices, shapes, args.dtypes.split(","), functions, with_jax=args.jax,
+    _warn_if_loaded()
+    rows = run(devices, shapes, dtypes, functions, with_jax=args.jax,
                torch_budget=args.torch_budget, min_repeats=args.repeats)
     print(format_table(rows))
     if args.json:
@@ -338,6 +515,12 @@ def main(argv=None):
     if args.plot:
         plot(rows, args.plot)
     return 0
+
+
+def _warn_if_loaded():
+    warning = load_warning(torch.get_num_threads())
+    if warning:
+        print(f"warning: {warning}\n")
 
 
 if __name__ == "__main__":
