@@ -2,7 +2,7 @@
 
 CUDA kernels (csrc/cuda/*.cu) compile whenever nvcc and a CUDA build of torch are present,
 with or without a GPU. DEEPINIT_FORCE_CUDA=1 / DEEPINIT_NO_CUDA=1 override that choice,
-TORCH_CUDA_ARCH_LIST picks the GPU targets (default 8.0;9.0), DEBUG=1 builds with -O0 -g, and
+TORCH_CUDA_ARCH_LIST picks the GPU targets (default 8.0;9.0), DEBUG=1 builds with -O0 -g (release builds carry no debug info), and
 DEEPINIT_SANITIZE=address,undefined instruments the C++ (docs/guarantees.md says how to run it).
 """
 
@@ -34,18 +34,20 @@ def cuda_include_dirs():
 
 def extensions():
     debug = os.environ.get("DEBUG") == "1"
-    opt = ["-O0", "-g"] if debug else ["-O3"]
+    # Release builds carry no debug info: Python's own CFLAGS hold -g, which made a 70 MB library
+    # of about 4 MB of code; the last of -g / -g0 wins.
+    opt = ["-O0", "-g"] if debug else ["-O3", "-g0"]
     # No contraction of a*b+c into fused multiply-adds: the stream contract's values depend on
     # every backend rounding each operation the same way.
     # -fopenmp: at::parallel_for runs its OpenMP loop from inline headers, so without it every
     # fill would run on one thread. The runtime is torch's own libgomp, resolved at load time.
     cxx = opt + ["-ffp-contract=off", "-fno-fast-math", "-fopenmp"]
-    link = []
+    link = [] if debug else ["-Wl,--strip-debug"]
     sanitize = os.environ.get("DEEPINIT_SANITIZE")
     if sanitize:
-        cxx = ["-O1" if not debug else "-O0"] + cxx[1:]  # -O3 kernels build for minutes under sanitizers
+        cxx = ["-O1" if not debug else "-O0"] + [f for f in cxx[1:] if f != "-g0"]  # -O3 builds for minutes there
         cxx += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-g1"]
-        link += [f"-fsanitize={sanitize}"]
+        link = [f"-fsanitize={sanitize}"]
     sources = sorted(glob.glob(os.path.join(CSRC, "*.cpp")) + glob.glob(os.path.join(CSRC, "cpu", "*.cpp")))
     include_dirs = [os.path.join(ROOT, CSRC)]
     kwargs = dict(py_limited_api=True, include_dirs=include_dirs, extra_link_args=link)
@@ -53,6 +55,8 @@ def extensions():
     if want_cuda() and cu_sources:
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
         nvcc = opt + ["--fmad=false", "-Xcompiler", "-ffp-contract=off", "-DDEEPINIT_WITH_CUDA"]
+        if not debug:
+            nvcc += ["-Xcompiler", "-g0"]
         return [
             CUDAExtension(
                 "deepinit._C",
