@@ -54,9 +54,8 @@ def extensions():
     cu_sources = sorted(glob.glob(os.path.join(CSRC, "cuda", "*.cu")))
     if want_cuda() and cu_sources:
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
-        nvcc = opt + ["--fmad=false", "-Xcompiler", "-ffp-contract=off", "-DDEEPINIT_WITH_CUDA"]
-        if not debug:
-            nvcc += ["-Xcompiler", "-g0"]
+        nvcc = (["-O0", "-g"] if debug else ["-O3", "-Xcompiler", "-g0"]) + [
+            "--fmad=false", "-Xcompiler", "-ffp-contract=off", "-DDEEPINIT_WITH_CUDA"]
         return [
             CUDAExtension(
                 "deepinit._C",

@@ -24,7 +24,7 @@ def _tool(name):
 
 
 @pytest.fixture(scope="session")
-def cmake_build():
+def cmake_build(pytestconfig):
     cmake = _tool("cmake")
     if cmake is None:
         pytest.skip("cmake is not installed (pip install cmake)")
@@ -35,7 +35,20 @@ def cmake_build():
     env = dict(os.environ)
     env.setdefault("CUDA_HOME", "/usr/local/cuda")
     subprocess.run(configure, check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run([cmake, "--build", str(BUILD), "--parallel"], check=True, env=env, stdout=subprocess.DEVNULL)
+    # The build takes minutes on a small machine the first time: show its progress, not silence.
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        build = subprocess.Popen([cmake, "--build", str(BUILD), "--parallel"], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+        output = []
+        for line in build.stdout:
+            output.append(line)
+            if line.startswith("["):
+                sys.stderr.write(f"\r\033[Kbuilding the CMake targets {line.split(']')[0]}]")
+                sys.stderr.flush()
+        sys.stderr.write("\r\033[K")
+    if build.wait() != 0:
+        pytest.fail("the CMake build failed:\n" + "".join(output[-40:]))
     return BUILD
 
 
