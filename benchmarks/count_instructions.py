@@ -1,4 +1,4 @@
-"""Instructions per element of the CPU fills, counted by valgrind's callgrind (issue 4).
+"""Instructions per element of the CPU fills, counted by valgrind's callgrind.
 
 Callgrind counts instructions, not seconds, so these figures repeat exactly on a noisy machine
 and say where the time goes. For each fill the script runs itself under valgrind (one process

@@ -1,5 +1,5 @@
-"""Model construction time with torch.nn.init and under deepinit.patch_torch() (issue 8;
-docs/migration.md holds the output). Construction allocates fresh memory, so these times
+"""Model construction time with torch.nn.init and under deepinit.patch_torch() (the results
+pages in docs/results hold its output). Construction allocates fresh memory, so these times
 include first-touch page faults, which deepinit's parallel fill spreads over the threads.
 
     python benchmarks/patch_bench.py [--repeats 3]

@@ -1,4 +1,4 @@
-"""Sharded and streamed init, measured (issue 6; docs/sharding.md holds the output).
+"""Sharded and streamed init, measured (the results pages in docs/results hold its output).
 
 1. Windows: time per element of row blocks and column blocks of a (rows x 128) float32 table,
    against the contiguous fill of the same number of elements.
