@@ -227,21 +227,59 @@ StreamRequest stream_request(const at::Tensor& self, std::optional<int64_t> seed
 
 ElementPositions element_positions(const at::Tensor& self, const StreamRequest& stream) {
   const int64_t ndim = self.dim();
-  ElementPositions positions{static_cast<uint64_t>(stream.offset), std::vector<int64_t>(ndim), true};
+  ElementPositions positions{static_cast<uint64_t>(stream.offset), std::vector<int64_t>(ndim)};
   const auto& shape = stream.global_shape.has_value() ? *stream.global_shape : self.sizes().vec();
   uint64_t stride = 1;  // row-major strides of the logical tensor, modulo 2^64 like g itself
-  uint64_t own = 1;     // and of self
   for (int64_t d = ndim - 1; d >= 0; --d) {
     positions.strides[d] = static_cast<int64_t>(stride);
     if (stream.start.has_value()) {
       positions.base += static_cast<uint64_t>((*stream.start)[d]) * stride;
     }
-    // A dim of size 1 never moves g, whatever its stride.
-    positions.row_major = positions.row_major && (self.size(d) == 1 || stride == own);
     stride *= static_cast<uint64_t>(shape[d]);
-    own *= static_cast<uint64_t>(self.size(d));
   }
   return positions;
+}
+
+RowLayout row_layout(const at::Tensor& self, const ElementPositions& positions) {
+  RowLayout layout{};
+  int64_t sizes[RowLayout::kMaxDims + 1], memory[RowLayout::kMaxDims + 1], stream[RowLayout::kMaxDims + 1];
+  int dims = 0;
+  for (int64_t d = 0; d < self.dim(); ++d) {
+    const int64_t size = self.size(d);
+    if (size == 1) {
+      continue;
+    }
+    if (dims > 0 && memory[dims - 1] == self.stride(d) * size && stream[dims - 1] == positions.strides[d] * size) {
+      sizes[dims - 1] *= size;
+      memory[dims - 1] = self.stride(d);
+      stream[dims - 1] = positions.strides[d];
+      continue;
+    }
+    sizes[dims] = size;
+    memory[dims] = self.stride(d);
+    stream[dims] = positions.strides[d];
+    ++dims;
+  }
+  // Rows run along the stream: unless the innermost dim left moves it by 1 (a window whose last
+  // dims are of size 1 here but not in the logical tensor, or a single element), rows are single
+  // elements.
+  if (dims == 0 || stream[dims - 1] != 1) {
+    sizes[dims] = 1;
+    memory[dims] = 1;
+    stream[dims] = 1;
+    ++dims;
+  }
+  layout.length = sizes[dims - 1];
+  layout.row_stride = memory[dims - 1];
+  layout.outer_dims = dims - 1;
+  layout.count = 1;
+  for (int d = 0; d < dims - 1; ++d) {
+    layout.sizes[d] = sizes[d];
+    layout.memory_strides[d] = memory[d];
+    layout.stream_strides[d] = stream[d];
+    layout.count *= sizes[d];
+  }
+  return layout;
 }
 
 void set_key(FillJob& job, uint64_t seed) {

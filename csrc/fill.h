@@ -66,9 +66,37 @@ GeneratorStart cuda_generator_start(const std::optional<at::Generator>& generato
 struct ElementPositions {
   uint64_t base;                 // offset, plus the window's start; 0 before a generator's start
   std::vector<int64_t> strides;  // one per dim of self
-  bool row_major;                // strides are self's own row-major strides
 };
 ElementPositions element_positions(const at::Tensor& self, const StreamRequest& stream);
+
+// The elements of self as rows of its innermost dim, computed once for every backend: adjacent
+// dims merged wherever both memory and stream positions allow, dims of size 1 dropped. Row r
+// starts in memory at offsets(r).memory (elements from self's first) and in the stream at
+// base + offsets(r).stream; along a row, memory moves by row_stride and the stream by 1. A
+// tensor laid out in the stream's order (contiguous, or a window of whole rows) is one row.
+struct RowLayout {
+  static constexpr int kMaxDims = 64;  // torch's own limit
+  int64_t count;                       // rows
+  int64_t length;                      // elements per row
+  int64_t row_stride;
+  int outer_dims;  // the dims above the rows, after merging
+  int64_t sizes[kMaxDims];
+  int64_t memory_strides[kMaxDims];
+  int64_t stream_strides[kMaxDims];
+
+  DEEPINIT_HD void offsets(int64_t row, int64_t& memory, uint64_t& stream) const {
+    memory = 0;
+    stream = 0;
+    for (int d = outer_dims - 1; d >= 0; --d) {
+      const int64_t q = row / sizes[d];
+      const int64_t j = row - q * sizes[d];
+      memory += j * memory_strides[d];
+      stream += static_cast<uint64_t>(j) * static_cast<uint64_t>(stream_strides[d]);
+      row = q;
+    }
+  }
+};
+RowLayout row_layout(const at::Tensor& self, const ElementPositions& positions);
 
 // A backend's fill: run `job` over `self`, taking the stream from `stream`.
 using RunFillFn = void (*)(const at::Tensor& self, FillJob job, const StreamRequest& stream);

@@ -29,6 +29,8 @@ WINDOWS = [
     ((64, 128), (8, 32), (40, 64)),  # rows of whole registers (the CPU's aligned-rows path)
     ((40, 96), (3, 16), (30, 48)),
     ((33, 1024), (1, 512), (31, 512)),  # rows long enough for one kernel call each
+    ((200, 37), (3, 5), (150, 1)),  # one column: rows of one element
+    ((7, 9, 4), (1, 2, 3), (5, 6, 1)),
 ]
 
 

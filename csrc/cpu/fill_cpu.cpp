@@ -3,7 +3,6 @@
 // chosen at load time. A value depends only on its logical index, so neither the thread count
 // nor the split changes any result.
 #include <ATen/Parallel.h>
-#include <c10/util/irange.h>
 #include <torch/library.h>
 
 #include <atomic>
@@ -112,21 +111,31 @@ void fill_contiguous(const at::Tensor& self, const FillJob& job, uint64_t g0, Co
   });
 }
 
-// Any strides, any stream positions: each block walks its logical index range row by row
-// (rows of the innermost dim, each one run of the stream), generating straight into memory when
-// that dim is unit-stride, else through a small stack buffer. Divisions happen once per block.
-void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPositions& positions, ContiguousFillFn fill) {
-  const int64_t ndim = self.dim();
-  const auto sizes = self.sizes();
-  const auto strides = self.strides();
+// Any other layout: the rows of row_layout (fill.h), walked by each block of its element range
+// row by row, generating straight into memory when a row is unit-stride (whole rows along the
+// next dim go to the kernel at once, as strided runs), else through a small stack buffer.
+// Divisions happen once per block.
+void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPositions& positions, const RowLayout& rows,
+               ContiguousFillFn fill) {
+  // The layout's dims, the rows' own last: sizes, memory strides and stream strides.
+  const int ndim = rows.outer_dims + 1;
+  int64_t sizes[RowLayout::kMaxDims + 1], strides[RowLayout::kMaxDims + 1], stream[RowLayout::kMaxDims + 1];
+  for (int d = 0; d < rows.outer_dims; ++d) {
+    sizes[d] = rows.sizes[d];
+    strides[d] = rows.memory_strides[d];
+    stream[d] = rows.stream_strides[d];
+  }
+  sizes[ndim - 1] = rows.length;
+  strides[ndim - 1] = rows.row_stride;
+  stream[ndim - 1] = 1;
   auto* base = static_cast<unsigned char*>(self.data_ptr());
   const int64_t bytes = self.element_size();
-  const int64_t row = sizes[ndim - 1];
-  const int64_t inner_stride = strides[ndim - 1];
+  const int64_t row = rows.length;
+  const int64_t inner_stride = rows.row_stride;
   for_each_block(self.numel(), [&](int64_t begin, int64_t end) {
-    std::vector<int64_t> index(ndim);
+    int64_t index[RowLayout::kMaxDims + 1];
     int64_t rest = begin;
-    for (int64_t d = ndim - 1; d >= 0; --d) {
+    for (int d = ndim - 1; d >= 0; --d) {
       index[d] = rest % sizes[d];
       rest /= sizes[d];
     }
@@ -135,17 +144,17 @@ void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPosition
     while (i < end) {
       int64_t offset = 0;
       uint64_t g = positions.base;
-      for (const auto d : c10::irange(ndim)) {
+      for (int d = 0; d < ndim; ++d) {
         offset += index[d] * strides[d];
-        g += static_cast<uint64_t>(index[d]) * static_cast<uint64_t>(positions.strides[d]);
+        g += static_cast<uint64_t>(index[d]) * static_cast<uint64_t>(stream[d]);
       }
       unsigned char* dst = base + offset * bytes;
       int64_t run = std::min(end - i, row - index[ndim - 1]);
       if (inner_stride == 1 && ndim >= 2 && index[ndim - 1] == 0 && run == row) {
         // Whole rows along the next dim go to the kernel at once, as strided runs.
-        const int64_t rows = std::min((end - i) / row, sizes[ndim - 2] - index[ndim - 2]);
-        fill(job, dst, g, Runs{rows, row, strides[ndim - 2] * bytes, static_cast<uint64_t>(positions.strides[ndim - 2])});
-        run = rows * row;
+        const int64_t count = std::min((end - i) / row, sizes[ndim - 2] - index[ndim - 2]);
+        fill(job, dst, g, Runs{count, row, strides[ndim - 2] * bytes, static_cast<uint64_t>(stream[ndim - 2])});
+        run = count * row;
       } else if (inner_stride == 1) {
         fill(job, dst, g, Runs{1, run, 0, 0});
       } else {
@@ -160,7 +169,7 @@ void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPosition
       i += run;
       // Advance the multi-index by `run` elements (which end at a row boundary or at `end`).
       int64_t carry = run;
-      for (int64_t d = ndim - 1; d >= 0 && carry > 0; --d) {
+      for (int d = ndim - 1; d >= 0 && carry > 0; --d) {
         const int64_t total = index[d] + carry;
         index[d] = total % sizes[d];
         carry = total / sizes[d];
@@ -180,11 +189,12 @@ void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& stream) 
     return;
   }
   const ElementPositions positions = element_positions(self, stream);
+  const RowLayout rows = row_layout(self, positions);
   const ContiguousFillFn fill = current_capability().load()->fill;
-  if (self.is_contiguous() && positions.row_major) {
+  if (rows.count == 1 && rows.row_stride == 1) {
     fill_contiguous(self, job, positions.base, fill);
   } else {
-    fill_rows(self, job, positions, fill);
+    fill_rows(self, job, positions, rows, fill);
   }
 }
 

@@ -43,38 +43,11 @@ __device__ __forceinline__ void resolve_stream(const StreamStart& start, core::P
   }
 }
 
-constexpr int kMaxDims = 25;
-
-// The elements as rows of the innermost dim: row r starts in memory at memory_offset(r) and in
-// the stream at stream_offset(r) (before the call's base); along a row, memory moves by
-// row_stride and the stream by 1. A contiguous tensor in row-major stream order is one row.
-struct Rows {
-  int64_t count;
-  int64_t length;
-  int64_t row_stride;
-  int outer_dims;  // the dims above the innermost, after merging
-  int64_t sizes[kMaxDims];
-  int64_t memory_strides[kMaxDims];
-  int64_t stream_strides[kMaxDims];
-
-  __device__ __forceinline__ void offsets(int64_t r, int64_t& memory, uint64_t& stream) const {
-    memory = 0;
-    stream = 0;
-    for (int d = outer_dims - 1; d >= 0; --d) {
-      const int64_t q = r / sizes[d];
-      const int64_t j = r - q * sizes[d];
-      memory += j * memory_strides[d];
-      stream += static_cast<uint64_t>(j) * static_cast<uint64_t>(stream_strides[d]);
-      r = q;
-    }
-  }
-};
-
 // Any layout: work item t of the grid-stride loop is Philox counter `slot` of row t / slots, the
 // counter holding the row's stream position plus slot, whose elements it writes where they fall
 // in the row.
 template <OutDtype D, class Transform>
-__global__ void fill_rows_kernel(typename DtypeTraits<D>::Storage* out, Rows rows, uint64_t base, StreamStart start,
+__global__ void fill_rows_kernel(typename DtypeTraits<D>::Storage* out, RowLayout rows, uint64_t base, StreamStart start,
                                  Transform transform) {
   using Traits = DtypeTraits<D>;
   using Compute = typename Traits::Compute;
@@ -188,48 +161,6 @@ __global__ void __launch_bounds__(kWarpsPerBlock * warp_fill::kWarp)
   }
 }
 
-// Rows of self, with adjacent dims merged where both memory and stream allow, size-1 dims dropped.
-Rows rows_of(const at::Tensor& self, const ElementPositions& positions) {
-  Rows rows{};
-  int64_t sizes[kMaxDims + 1], memory[kMaxDims + 1], stream[kMaxDims + 1];
-  int dims = 0;
-  for (int64_t d = 0; d < self.dim(); ++d) {
-    const int64_t size = self.size(d);
-    if (size == 1) {
-      continue;
-    }
-    if (dims > 0 && memory[dims - 1] == self.stride(d) * size && stream[dims - 1] == positions.strides[d] * size) {
-      sizes[dims - 1] *= size;
-      memory[dims - 1] = self.stride(d);
-      stream[dims - 1] = positions.strides[d];
-      continue;
-    }
-    TORCH_CHECK(dims <= kMaxDims, "deepinit: tensors of more than ", kMaxDims, " dims are not supported on CUDA");
-    sizes[dims] = size;
-    memory[dims] = self.stride(d);
-    stream[dims] = positions.strides[d];
-    ++dims;
-  }
-  if (dims == 0) {  // a single element
-    sizes[0] = 1;
-    memory[0] = 1;
-    stream[0] = 1;
-    dims = 1;
-  }
-  // The innermost dim's stream stride is 1 whenever its size exceeds 1 (row-major positions).
-  rows.length = sizes[dims - 1];
-  rows.row_stride = memory[dims - 1];
-  rows.outer_dims = dims - 1;
-  rows.count = 1;
-  for (int d = 0; d < dims - 1; ++d) {
-    rows.sizes[d] = sizes[d];
-    rows.memory_strides[d] = memory[d];
-    rows.stream_strides[d] = stream[d];
-    rows.count *= sizes[d];
-  }
-  return rows;
-}
-
 int max_blocks() { return at::cuda::getCurrentDeviceProperties()->multiProcessorCount * 8; }
 
 template <OutDtype D, class Transform>
@@ -257,7 +188,7 @@ void launch(const at::Tensor& self, const ElementPositions& positions, const Str
   using Traits = DtypeTraits<D>;
   using Storage = typename Traits::Storage;
   auto* out = static_cast<Storage*>(self.data_ptr());
-  const Rows rows = rows_of(self, positions);
+  const RowLayout rows = row_layout(self, positions);
   if (rows.count == 1 && rows.row_stride == 1) {
     warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
       launch_run<D>(out, rows.length, positions.base, start, fixed);
