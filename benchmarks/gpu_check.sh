@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The GPU check, sized for one H200 within 8 minutes: build deepinit's CUDA kernels for sm_90,
-# run the CUDA tests (the >2^31-element one included), then benchmark every fill against
-# torch.nn.init up to 10^9 float32 elements. Results go to $OUT (or ./gpu-check-out).
+# The GPU check, sized for one H200 within 6 minutes: build deepinit's CUDA kernels for sm_90,
+# run every CUDA test (the >2^31-element one included), then benchmark every fill against
+# torch.nn.init from 10^3 to 10^9 elements, in float32, bfloat16, float16 and float64, and write
+# the results page. Results go to $OUT (or ./gpu-check-out).
 #
-#   bash benchmarks/gpu_check.sh
+#   MAX_JOBS=16 TORCH_CUDA_ARCH_LIST=9.0 bash benchmarks/gpu_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-check-out}
@@ -20,10 +21,13 @@ stamp "build (nvcc, sm_${TORCH_CUDA_ARCH_LIST/./})"
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem --format=csv | tee "$OUT/gpu.txt"
 
 stamp "CUDA tests"
-"$PY" -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/test_cuda.py \
-  "tests/test_stream.py" "tests/test_ops.py" "tests/test_truncated_normal.py" -k "cuda" 2>&1 | tee "$OUT/tests.txt" | tail -15
+"$PY" -m pytest -q -p no:cacheprovider -m "slow or not slow" tests/test_cuda.py tests/test_stream.py tests/test_ops.py \
+  tests/test_truncated_normal.py tests/test_windows.py tests/test_api.py tests/test_validation.py -k "cuda" 2>&1 \
+  | tee "$OUT/tests.txt" | tail -15
 
-stamp "benchmark"
-"$PY" -m deepinit.bench --device cuda --shapes 1000x1000,10000x10000,1000000x128,100000x10000 \
+stamp "benchmark: 10^3 to 10^6 elements (host overhead), then 10^9 in four dtypes"
+"$PY" -m deepinit.bench --device cuda --shapes 1x1000,100x1000,1000x1000 --json "$OUT/bench-small.json" \
+  2>/dev/null | tee "$OUT/bench-small.txt"
+"$PY" -m deepinit.bench --device cuda --shapes 1000000x1000 --dtypes float32,bfloat16,float16,float64 \
   --json "$OUT/bench.json" 2>/dev/null | tee "$OUT/bench.txt"
 stamp "done"
