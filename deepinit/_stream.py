@@ -43,8 +43,17 @@ def fill(op, tensor, params, generator=None, seed=None, offset=0, global_shape=N
     if type(tensor) is not torch.Tensor and is_dtensor(tensor):
         if global_shape is not None or start is not None:
             raise ValueError("deepinit: a DTensor gives its own window; do not pass global_shape= or start=")
-        local, global_shape, start = shard_window(tensor)
-        _call(op, local, params, generator, seed, offset, global_shape, start)
+        global_shape, pieces = shard_window(tensor)
+        if len(pieces) == 1:
+            _call(op, pieces[0][0], params, generator, seed, offset, global_shape, pieces[0][1])
+            return tensor
+        # Several shards on this rank (or none): one stream start for all of them, drawn as a
+        # fill of the whole tensor would draw it.
+        per_counter = 2 if tensor.dtype == torch.float64 else 4
+        seed, offset = stream_start(torch.empty(0, dtype=tensor.dtype, device=tensor._local_tensor.device),
+                             -(-tensor.numel() // per_counter), generator, seed, offset)
+        for local, where in pieces:
+            _call(op, local, params, None, seed, offset, global_shape, where)
         return tensor
     # The common calls pass only the arguments they set, to the op's builtin itself (each keyword
     # argument and the OpOverload's own __call__ cost a fraction of a microsecond); Dynamo
@@ -69,7 +78,7 @@ def _call(op, tensor, params, generator, seed, offset, global_shape, start):
        generator=generator, global_shape=global_shape, start=start)
 
 
-def start(tensor, counters: int, generator=None, seed=None, offset=0):
+def stream_start(tensor, counters: int, generator=None, seed=None, offset=0):
     """(seed, offset) for a path that splits one stream between several fills of `tensor`'s
     device and dtype: seed= and offset= as given, else drawn from `generator` (or the device's
     default generator) by the rule the fills use, advancing it as a fill of `counters` Philox

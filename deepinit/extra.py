@@ -142,7 +142,7 @@ def sparse_(
     num_zeros = math.ceil(sparsity * rows)
     per_counter = 2 if tensor.dtype == torch.float64 else 4
     counters = -(-tensor.numel() // per_counter) + -(-tensor.numel() // 2)  # the values', the keys'
-    seed, offset = _stream.start(tensor, counters, generator, seed, offset)
+    seed, offset = _stream.stream_start(tensor, counters, generator, seed, offset)
     normal_(tensor, 0, std, seed=seed, offset=offset)
     if num_zeros > 0:
         # The first float64 position on a counter boundary after the values' last counter.

@@ -11,6 +11,7 @@ from typing import Callable, Mapping, Optional, Union
 import torch
 import torch.nn as nn
 
+from . import torchrec_tables as _torchrec
 from .functions import FUNCTIONS
 
 # torch.nn.init's functions and their deepinit twins.
@@ -156,7 +157,11 @@ def init_module_(
 
     * adding, removing or reordering layers leaves every other parameter's values unchanged;
     * a model built on the meta device, moved with ``to_empty`` and initialised here equals the
-      same model built eagerly and initialised here, bit for bit, on CPU, CUDA or as DTensors.
+      same model built eagerly and initialised here, bit for bit, on CPU, CUDA or as DTensors;
+    * TorchRec's embedding tables (``EmbeddingBagCollection``, ``EmbeddingCollection``, sharded or
+      not) are filled by their global position, keyed by (seed, table name), with TorchRec's own
+      law unless a rule names the table: every sharding plan gives the same tables
+      (docs/torchrec.md).
 
     Args:
         module: the model; its parameters are filled in place.
@@ -186,9 +191,17 @@ def init_module_(
                 rule(tensor)
         seeded.filled.add(name)
 
+    # TorchRec's embedding tables, sharded or not, by their global position (deepinit/torchrec.py).
+    tables = _torchrec.init_tables(module, seed, name_rules, type_rules, parameter_key)
+    seeded.filled |= tables
+    # Their modules (the collections and every module inside them) keep their reset methods out.
+    collections = {id(m) for _, c, _ in _torchrec.collections(module) for m in c.modules()}
+
     twins = {name: seeded.wrap(fn) if name != "calculate_gain" else fn for name, fn in TWINS.items()}
     with patch_torch(twins), torch.no_grad():
         for prefix, child in reversed(list(module.named_modules(remove_duplicate=True))):
+            if id(child) in collections:
+                continue
             rule = next((r for t, r in type_rules.items() if isinstance(child, t)), None)
             if rule is not None:
                 for local_name, p in child.named_parameters(recurse=False):
@@ -199,7 +212,7 @@ def init_module_(
                 reset()
         for pattern, rule in name_rules.items():
             for name, p in params.items():
-                if fnmatch.fnmatchcase(name, pattern):
+                if name not in tables and fnmatch.fnmatchcase(name, pattern):
                     apply_rule(rule, name, p)
     missing = sorted(set(params) - seeded.filled)
     if strict and missing:
