@@ -2,9 +2,10 @@
 
 Every random function (init.py, extra.py, modules.py, tables.py) fills through ``fill``, which
 turns a call's stream arguments into the op's and nothing more: the op checks them, before it
-writes anything (csrc/fill.cpp). A DTensor is filled as its local shard, the window of its
-global shape that the shard covers, with the caller's seed or generator (csrc/fill.h says how a
-generator gives the key, and that a window advances it as a fill of the whole would).
+writes anything (csrc/fill.cpp). A DTensor is filled as its local shard (or TorchRec's several
+local shards), the window of its global shape that the shard covers, with the caller's seed or
+generator (csrc/fill.h says how a generator gives the key, and that a window advances it as a
+fill of the whole would).
 
 This layer runs on every call, and models are mostly small parameters: it stays thin.
 """
@@ -51,7 +52,7 @@ def fill(op, tensor, params, generator=None, seed=None, offset=0, global_shape=N
         # fill of the whole tensor would draw it.
         per_counter = 2 if tensor.dtype == torch.float64 else 4
         seed, offset = stream_start(torch.empty(0, dtype=tensor.dtype, device=tensor._local_tensor.device),
-                             -(-tensor.numel() // per_counter), generator, seed, offset)
+                                    -(-tensor.numel() // per_counter), generator, seed, offset)
         for local, where in pieces:
             _call(op, local, params, None, seed, offset, global_shape, where)
         return tensor
@@ -75,7 +76,8 @@ def fill(op, tensor, params, generator=None, seed=None, offset=0, global_shape=N
 
 def _call(op, tensor, params, generator, seed, offset, global_shape, start):
     op(tensor, *params, seed=None if seed is None else u64_arg(seed, "seed"), offset=u64_arg(offset, "offset"),
-       generator=generator, global_shape=global_shape, start=start)
+       generator=generator, global_shape=None if global_shape is None else [int(n) for n in global_shape],
+       start=None if start is None else [int(n) for n in start])
 
 
 def stream_start(tensor, counters: int, generator=None, seed=None, offset=0):

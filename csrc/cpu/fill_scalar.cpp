@@ -1,37 +1,23 @@
 // Baseline CPU kernel: one element at a time, straight from the stream contract. It runs on
 // any CPU, and it is the reference that the SIMD kernels are tested against.
-#include "core/half_precision.h"
 #include "cpu/contiguous_fill.h"
 
 namespace deepinit {
 namespace cpu {
 namespace {
 
-// The value stored for compute value x (float, or double for kFloat64).
-template <OutDtype D, class T>
-auto stored(T x) {
-  if constexpr (D == OutDtype::kFloat16) {
-    return core::float_to_half_bits(x);
-  } else if constexpr (D == OutDtype::kBFloat16) {
-    return core::float_to_bfloat16_bits(x);
-  } else {
-    return x;
-  }
-}
-
 template <class Transform, OutDtype D>
 void fill_range(const Transform& transform, DtypeTag<D>, core::PhiloxKey key, void* out, int64_t n, uint64_t g0) {
-  using Compute = std::conditional_t<D == OutDtype::kFloat64, double, float>;
-  using Out = decltype(stored<D>(Compute{}));
-  constexpr int per_counter = core::StreamLayout<Compute>::kElementsPerCounter;
-  Out* dst = static_cast<Out*>(out);
+  using Traits = DtypeTraits<D>;
+  using Compute = typename Traits::Compute;
+  auto* dst = static_cast<typename Traits::Storage*>(out);
   uint32_t words[4];
   for (int64_t i = 0; i < n; ++i) {
     const uint64_t g = g0 + static_cast<uint64_t>(i);
-    if (i == 0 || g % per_counter == 0) {
+    if (i == 0 || g % Traits::kElementsPerCounter == 0) {
       core::philox_words(key, core::counter_of<Compute>(g), words);
     }
-    dst[i] = stored<D>(transform(core::uniform_from_words<Compute>(words, g)));
+    dst[i] = Traits::store(transform(core::uniform_from_words<Compute>(words, g)));
   }
 }
 
