@@ -10,6 +10,7 @@ instructions per element.
 """
 
 import argparse
+import math
 import os
 import re
 import subprocess
@@ -17,7 +18,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 KERNEL = "deepinit::cpu::fill_contiguous_avx2(*"
-# (label, dtype, call)
+# (label, dtype, call); `t` holds n elements, as a vector or, for windows, as rows of W columns.
 FILLS = [
     ("uniform_", "float32", "deepinit.uniform_(t, -1, 1, seed=1)"),
     ("normal_", "float32", "deepinit.normal_(t, 0, 0.02, seed=1)"),
@@ -28,6 +29,30 @@ FILLS = [
     ("uniform_", "float64", "deepinit.uniform_(t, -1, 1, seed=1)"),
     ("normal_", "float64", "deepinit.normal_(t, 0, 0.02, seed=1)"),
 ]
+# (label, dtype, fill, window width W, table width, first column)
+WINDOWS = [
+    (f"{fill}, columns {first}:{first + width} of {table}", dtype, fill, width, table, first)
+    for fill in ("uniform_", "normal_")
+    for dtype, width, table, first in [
+        ("float32", 256, 1024, 256),  # rows of whole registers
+        ("float32", 100, 1024, 2),  # a column block
+        ("float32", 400, 1024, 2),  # wider rows, alike
+        ("float32", 100, 1001, 2),  # rows that start anywhere
+        ("float64", 100, 1024, 1),  # a column block
+    ]
+]
+ARGS = {"uniform_": "-1, 1", "normal_": "0, 0.02"}
+
+
+def case(index, n):
+    """(label, dtype, tensor shape, call) of case `index`."""
+    if index < len(FILLS):
+        label, dtype, call = FILLS[index]
+        return label, dtype, (n,), call
+    label, dtype, fill, width, table, first = WINDOWS[index - len(FILLS)]
+    rows = n // width
+    call = f"deepinit.{fill}(t, {ARGS[fill]}, seed=1, global_shape=({rows}, {table}), start=(0, {first}))"
+    return label, dtype, (rows, width), call
 
 
 def worker(index, n):
@@ -37,8 +62,8 @@ def worker(index, n):
 
     torch.set_num_threads(1)
     assert torch.ops.deepinit._cpu_capability() == "avx2"
-    _, dtype, call = FILLS[index]
-    t = torch.zeros(n, dtype=getattr(torch, dtype))  # touched before the kernel runs
+    _, dtype, shape, call = case(index, n)
+    t = torch.zeros(shape, dtype=getattr(torch, dtype))  # touched before the kernel runs
     eval(call, {"deepinit": deepinit, "t": t})
 
 
@@ -54,17 +79,20 @@ def count(index, n):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="elements per fill")
+    parser.add_argument("--match", default="", help="only the fills whose label contains this text")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker is not None:
         return worker(args.worker, args.n)
+    indices = [i for i in range(len(FILLS) + len(WINDOWS)) if args.match in case(i, args.n)[0]]
     with ThreadPoolExecutor(os.cpu_count()) as pool:
-        counts = list(pool.map(lambda i: count(i, args.n), range(len(FILLS))))
+        counts = list(pool.map(lambda i: count(i, args.n), indices))
     print(f"Instructions per element inside {KERNEL[:-2]}, n = {args.n}, 1 thread (callgrind)\n")
     print("| fill | dtype | instructions / element |")
     print("| --- | --- | --- |")
-    for (label, dtype, _), total in zip(FILLS, counts):
-        print(f"| {label} | {dtype} | {total / args.n:.2f} |")
+    for index, total in zip(indices, counts):
+        label, dtype, shape, _ = case(index, args.n)
+        print(f"| {label} | {dtype} | {total / math.prod(shape):.2f} |")
 
 
 if __name__ == "__main__":

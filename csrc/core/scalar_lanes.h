@@ -1,6 +1,6 @@
 // Lane primitives for plain scalars (one lane). The core's algorithms are templates over a
 // lane type; a SIMD backend instantiates them with its vector types by providing these same
-// functions for them (see csrc/cpu/avx2_lanes.h). Every primitive is exact, so the choice of
+// functions for them (see csrc/cpu/avx2/lanes.h). Every primitive is exact, so the choice of
 // lane type never changes a result.
 //
 //   float lanes F (and double lanes D): LaneScalar<F>, +, -, *, /, comparisons giving a mask,

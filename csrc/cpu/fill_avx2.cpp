@@ -2,4 +2,4 @@
 #define DEEPINIT_SIMD_TARGET "avx2,fma,f16c"
 #define DEEPINIT_CORE_ABI avx2
 #define DEEPINIT_SIMD_ENTRY fill_contiguous_avx2
-#include "cpu/fill_avx2_kernels.h"
+#include "cpu/avx2/kernels.h"

@@ -17,4 +17,4 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #define DEEPINIT_SIMD_ENTRY fill_contiguous_avx2_evex
-#include "cpu/fill_avx2_kernels.h"
+#include "cpu/avx2/kernels.h"

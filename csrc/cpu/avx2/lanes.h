@@ -1,6 +1,6 @@
 // AVX2 lane types for the core's templates: K registers of 8 float, 4 double, 8 x 32-bit or
 // 4 x 64-bit integer lanes, with the primitives listed in csrc/core/scalar_lanes.h.
-// Include only through cpu/fill_avx2_kernels.h, which sets DEEPINIT_SIMD_TARGET (at least AVX2, FMA
+// Include only through cpu/avx2/kernels.h, which sets DEEPINIT_SIMD_TARGET (at least AVX2, FMA
 // and F16C); every operation is exact or correctly rounded, so results equal the scalar lanes'.
 #pragma once
 
