@@ -1,5 +1,12 @@
-// Float to float16 / bfloat16, rounding to nearest even: the conversions every backend's stores
-// perform (F16C's vcvtps2ph, CUDA's __float2half_rn and __float2bfloat16_rn agree bit for bit).
+// Float to float16 / bfloat16 and back, rounding to nearest even: the conversions of every
+// backend's stores, and of the host's rounding of truncated-normal bounds into a 16-bit dtype.
+//
+//   float_to_half_bits(x)      x a float lane; lane types provide their own exact equivalent
+//                              (F16C's vcvtps2ph for AVX2 lanes, csrc/cpu/avx2/lanes.h); on the GPU,
+//                              __float2half_rn. All agree bit for bit.
+//   bfloat16_bits(w)           w the float's bits as 32-bit lanes (of any lane type): the same
+//                              rounding as c10::BFloat16 and __float2bfloat16_rn.
+//   half_bits_to_float, bfloat16_bits_to_float: exact.
 #pragma once
 
 #include "platform.h"
@@ -37,17 +44,32 @@ DEEPINIT_HD uint16_t float_to_half_bits(float f) {
 #endif
 }
 
-// bfloat16: the top half of the float after adding 0x7fff plus the lowest kept bit; NaN stays NaN.
+// bfloat16: the top half of the float's bits after adding 0x7fff plus the lowest kept bit, in
+// the low 16 bits of each lane. Infinities stay infinities; the fills never make NaN.
+template <class U32>
+DEEPINIT_HD U32 bfloat16_bits(U32 w) {
+  return (w + U32(0x7FFFu) + ((w >> 16) & U32(1u))) >> 16;
+}
+
 DEEPINIT_HD uint16_t float_to_bfloat16_bits(float f) {
 #if defined(__CUDA_ARCH__)
-  return __bfloat16_as_ushort(__float2bfloat16_rn(f));  // the same rounding; NaN stays NaN
+  return __bfloat16_as_ushort(__float2bfloat16_rn(f));  // the same rounding
 #else
-  if (f != f) {
-    return 0x7FC0;
-  }
-  const uint32_t w = bits_of(f);
-  return static_cast<uint16_t>((w + 0x7FFFu + ((w >> 16) & 1u)) >> 16);
+  return static_cast<uint16_t>(bfloat16_bits(bits_of(f)));
 #endif
 }
+
+// The FP16 library's fp16_ieee_to_fp32_value: exact.
+DEEPINIT_HD float half_bits_to_float(uint16_t h) {
+  const uint32_t w = static_cast<uint32_t>(h) << 16;
+  const uint32_t sign = w & 0x80000000u;
+  const uint32_t two_w = w + w;
+  const float normalized = float_from_bits((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+  const float denormalized = float_from_bits((two_w >> 17) | (126u << 23)) - 0.5f;
+  const uint32_t result = sign | (two_w < (1u << 27) ? bits_of(denormalized) : bits_of(normalized));
+  return float_from_bits(result);
+}
+
+DEEPINIT_HD float bfloat16_bits_to_float(uint16_t b) { return float_from_bits(static_cast<uint32_t>(b) << 16); }
 
 DEEPINIT_CORE_NAMESPACE_END

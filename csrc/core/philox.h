@@ -4,6 +4,17 @@
 
 #include "scalar_lanes.h"
 
+namespace deepinit {
+namespace core {
+// The key as plain data, outside the per-instruction-set namespace: jobs carry it from code
+// compiled for one instruction set to another.
+struct PhiloxKey {
+  uint32_t k0;
+  uint32_t k1;
+};
+}  // namespace core
+}  // namespace deepinit
+
 DEEPINIT_CORE_NAMESPACE_BEGIN
 
 constexpr uint32_t kPhiloxM0 = 0xD2511F53u;
@@ -11,11 +22,6 @@ constexpr uint32_t kPhiloxM1 = 0xCD9E8D57u;
 constexpr uint32_t kPhiloxW0 = 0x9E3779B9u;  // Weyl increments of the key
 constexpr uint32_t kPhiloxW1 = 0xBB67AE85u;
 constexpr int kPhiloxRounds = 10;
-
-struct PhiloxKey {
-  uint32_t k0;
-  uint32_t k1;
-};
 
 // A 64-bit seed s is the key (lo32(s), hi32(s)).
 DEEPINIT_HD PhiloxKey philox_key_from_seed(uint64_t seed) {

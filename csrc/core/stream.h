@@ -73,6 +73,28 @@ DEEPINIT_HD double uniform_from_words<double>(const uint32_t (&words)[4], uint64
   return uniform_f64_from_bits((static_cast<uint64_t>(words[2 * half + 1]) << 32) | words[2 * half]);
 }
 
+// Where a fill lies in the stream. A source of streams (a seed, a generator) gives a key and the
+// first Philox counter the fill may use; element i of the logical tensor takes stream position
+// first + i, first = that counter's first position plus an element offset (mod 2^64).
+struct StreamOrigin {
+  PhiloxKey key;
+  uint64_t first;
+};
+
+template <class T>
+DEEPINIT_HD StreamOrigin stream_origin(uint64_t seed, uint64_t counter, uint64_t offset) {
+  return {philox_key_from_seed(seed), (counter << StreamLayout<T>::kShift) + offset};
+}
+
+// The Philox counters that n elements from position `first` use: from counter_of(first) on,
+// this many (n >= 1). A generator reserves them; the next fill on the same key starts after them.
+template <class T>
+DEEPINIT_HD uint64_t counters_used(uint64_t first, uint64_t n) {
+  constexpr uint64_t per = StreamLayout<T>::kElementsPerCounter;
+  const uint64_t lead = first & (per - 1);
+  return n / per + (lead + n % per + per - 1) / per;
+}
+
 // The uniform of element g taken straight from the contract: the scalar reference that every
 // faster path must reproduce bit for bit.
 template <class T>

@@ -5,17 +5,42 @@
 
 #include "truncated_normal.h"
 
+namespace deepinit {
+namespace core {
+
+// Each law's parameters, computed on the host once per fill, as plain data: a job carries them to
+// whichever kernel runs (compiled for another instruction set, or for the GPU), which makes the
+// law's transform of them (transform_of).
+template <class T>
+struct UniformParams {
+  T low;
+  T span;  // high - low, rounded once to T
+};
+
+template <class T>
+struct NormalParams {
+  T mean;
+  T std;
+};
+
+// The truncated normal's are its plan, TruncatedNormalPlan<T> (truncated_normal.h).
+
+// Every law, by its parameters: the backends instantiate their kernels for each.
+template <template <class> class... Params>
+struct LawList {};
+using Laws = LawList<UniformParams, NormalParams, TruncatedNormalPlan>;
+
+}  // namespace core
+}  // namespace deepinit
+
 DEEPINIT_CORE_NAMESPACE_BEGIN
 
-// x = low + span * u, span = high - low rounded once to T; two roundings, no fused multiply-add.
+// x = low + span * u; two roundings, no fused multiply-add.
 template <class T>
-struct UniformTransform {
-  T low;
-  T span;
-
+struct UniformTransform : UniformParams<T> {
   template <class F>
   DEEPINIT_HD F operator()(F u) const {
-    return F(low) + F(span) * u;
+    return F(this->low) + F(this->span) * u;
   }
 };
 
@@ -35,10 +60,7 @@ struct QuantileStage {
 
 // x = fma(std, Phi^-1(u), mean). Identical, bit for bit, to TruncatedNormalTransform on (-inf, inf).
 template <class T>
-struct NormalTransform {
-  T mean;
-  T std;
-
+struct NormalTransform : NormalParams<T> {
   DEEPINIT_HD bool staged() const { return true; }
   DEEPINIT_HD bool mostly_central() const { return true; }
 
@@ -51,7 +73,7 @@ struct NormalTransform {
 
   template <class F>
   DEEPINIT_HD F finish(F flip, F x_lower) const {
-    return fma_rn(F(std), flip * x_lower, F(mean));
+    return fma_rn(F(this->std), flip * x_lower, F(this->mean));
   }
 
   template <class F>
@@ -166,15 +188,35 @@ struct TruncatedNormalOfForm : TruncatedNormalTransform<T> {
   }
 };
 
+// The transform of a law's parameters.
+template <class T>
+DEEPINIT_HD UniformTransform<T> transform_of(const UniformParams<T>& params) {
+  return {params};
+}
+template <class T>
+DEEPINIT_HD NormalTransform<T> transform_of(const NormalParams<T>& params) {
+  return {params};
+}
+template <class T>
+DEEPINIT_HD TruncatedNormalTransform<T> transform_of(const TruncatedNormalPlan<T>& plan) {
+  return {plan};
+}
+
+// Whether a transform has stages (begin, normal_quantile_lower and finish: the quantile fills).
+template <class Transform, class = void>
+constexpr bool kHasStages = false;
+template <class Transform>
+constexpr bool kHasStages<Transform, std::void_t<decltype(&Transform::staged)>> = true;
+
 // Whether a fill runs `transform` in stages: the central piece of Phi^-1 in every lane and the
 // tails (a log, a square root and another polynomial) only for the lanes that need them, packed
 // together. Pays for quantile transforms whose values are mostly central.
 template <class Transform>
 DEEPINIT_HD bool runs_staged(const Transform& transform) {
-  if constexpr (std::is_same_v<Transform, UniformTransform<float>> || std::is_same_v<Transform, UniformTransform<double>>) {
-    return false;
-  } else {
+  if constexpr (kHasStages<Transform>) {
     return transform.staged() && transform.mostly_central();
+  } else {
+    return false;
   }
 }
 

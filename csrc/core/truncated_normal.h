@@ -25,8 +25,10 @@
 
 #include "normal_quantile.h"
 
-DEEPINIT_CORE_NAMESPACE_BEGIN
+namespace deepinit {
+namespace core {
 
+// The plan is the law's parameters: plain data, which jobs carry across instruction sets.
 enum class TruncatedNormalMode : int { kLinear = 0, kLog = 1, kNarrow = 2 };
 
 template <class T>
@@ -46,6 +48,11 @@ struct TruncatedNormalPlan {
   bool tilt_small;  // G < 1/2: L = -log1p(-(1 - u) G), else L = -log(u + (1 - u) (1 - G))
   T anchor, scale, tilt_mass, tilt_rest;
 };
+
+}  // namespace core
+}  // namespace deepinit
+
+DEEPINIT_CORE_NAMESPACE_BEGIN
 
 // Compute-type limits of the formulations (see plan_truncated_normal).
 template <class T>
