@@ -16,5 +16,5 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#define DEEPINIT_SIMD_ENTRY fill_contiguous_avx2_evex
+#define DEEPINIT_SIMD_ENTRY avx512vl_kernels
 #include "cpu/avx2/kernels.h"

@@ -1,7 +1,7 @@
-// CPU backend of the fill ops: draws the stream start, splits the logical index range over
-// threads with at::parallel_for, and hands contiguous runs to the instruction-set kernel
-// chosen at load time. A value depends only on its logical index, so neither the thread count
-// nor the split changes any result.
+// CPU backend of the fill ops: starts the stream, splits the logical index range over threads
+// with at::parallel_for, and hands runs to the instruction-set kernels chosen at load time. A
+// value depends only on its logical index, so neither the thread count nor the split changes any
+// result.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "cpu/contiguous_fill.h"
-#include "fill.h"
+#include "cpu/capability.h"
+#include "cpu/kernel_table.h"
+#include "fill_op.h"
+#include "layout.h"
 
 namespace deepinit {
 namespace cpu {
@@ -20,7 +22,7 @@ namespace {
 
 struct Capability {
   const char* name;
-  ContiguousFillFn fill;
+  const KernelTable& (*kernels)();
 };
 
 std::vector<Capability> available_capabilities() {
@@ -31,14 +33,13 @@ std::vector<Capability> available_capabilities() {
   const bool avx512vl = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
   if (avx512vl) {
-    found.push_back({"avx512vl", &fill_contiguous_avx2_evex});
+    found.push_back({"avx512vl", &avx512vl_kernels});
   }
   if (avx2) {
-    found.push_back({"avx2", &fill_contiguous_avx2});
+    found.push_back({"avx2", &avx2_kernels});
   }
 #endif
-  found.push_back({"scalar", &fill_contiguous_scalar});
-  found.push_back({"cuda_warp_sim", &fill_contiguous_warp_sim});  // never the default: last
+  found.push_back({"scalar", &scalar_kernels});
   return found;  // best first
 }
 
@@ -72,13 +73,6 @@ std::atomic<const Capability*>& current_capability() {
   return current;
 }
 
-std::string set_cpu_capability(const std::string& name) {
-  const Capability* c = find_capability(name);
-  TORCH_CHECK(c != nullptr, "deepinit: CPU capability '", name, "' is not available on this CPU");
-  return current_capability().exchange(c)->name;
-}
-
-std::string cpu_capability() { return current_capability().load()->name; }
 
 constexpr int64_t kBlock = 1 << 15;     // elements a thread takes at a time
 constexpr int64_t kScatterBlock = 512;  // elements staged on the stack for a strided innermost dim
@@ -102,12 +96,14 @@ void for_each_block(int64_t total, const Body& body) {
   });
 }
 
-// Contiguous in memory and in logical order: runs straight into memory.
-void fill_contiguous(const at::Tensor& self, const FillJob& job, uint64_t g0, ContiguousFillFn fill) {
+// Contiguous in memory and in logical order: runs straight into memory. fill(out, g0, runs) is
+// the job's kernel.
+template <class Fill>
+void fill_contiguous(const at::Tensor& self, uint64_t g0, const Fill& fill) {
   auto* base = static_cast<unsigned char*>(self.data_ptr());
   const int64_t bytes = self.element_size();
   for_each_block(self.numel(), [&](int64_t begin, int64_t end) {
-    fill(job, base + begin * bytes, g0 + static_cast<uint64_t>(begin), Runs{1, end - begin, 0, 0});
+    fill(base + begin * bytes, g0 + static_cast<uint64_t>(begin), Runs{1, end - begin, 0, 0});
   });
 }
 
@@ -115,8 +111,8 @@ void fill_contiguous(const at::Tensor& self, const FillJob& job, uint64_t g0, Co
 // row by row, generating straight into memory when a row is unit-stride (whole rows along the
 // next dim go to the kernel at once, as strided runs), else through a small stack buffer.
 // Divisions happen once per block.
-void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPositions& positions, const RowLayout& rows,
-               ContiguousFillFn fill) {
+template <class Fill>
+void fill_rows(const at::Tensor& self, uint64_t g0, const RowLayout& rows, const Fill& fill) {
   // The layout's dims, the rows' own last: sizes, memory strides and stream strides.
   const int ndim = rows.outer_dims + 1;
   int64_t sizes[RowLayout::kMaxDims + 1], strides[RowLayout::kMaxDims + 1], stream[RowLayout::kMaxDims + 1];
@@ -143,7 +139,7 @@ void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPosition
     int64_t i = begin;
     while (i < end) {
       int64_t offset = 0;
-      uint64_t g = positions.base;
+      uint64_t g = g0;
       for (int d = 0; d < ndim; ++d) {
         offset += index[d] * strides[d];
         g += static_cast<uint64_t>(index[d]) * static_cast<uint64_t>(stream[d]);
@@ -153,14 +149,14 @@ void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPosition
       if (inner_stride == 1 && ndim >= 2 && index[ndim - 1] == 0 && run == row) {
         // Whole rows along the next dim go to the kernel at once, as strided runs.
         const int64_t count = std::min((end - i) / row, sizes[ndim - 2] - index[ndim - 2]);
-        fill(job, dst, g, Runs{count, row, strides[ndim - 2] * bytes, static_cast<uint64_t>(stream[ndim - 2])});
+        fill(dst, g, Runs{count, row, strides[ndim - 2] * bytes, static_cast<uint64_t>(stream[ndim - 2])});
         run = count * row;
       } else if (inner_stride == 1) {
-        fill(job, dst, g, Runs{1, run, 0, 0});
+        fill(dst, g, Runs{1, run, 0, 0});
       } else {
         for (int64_t done = 0; done < run; done += kScatterBlock) {
           const int64_t m = std::min(kScatterBlock, run - done);
-          fill(job, staged, g + static_cast<uint64_t>(done), Runs{1, m, 0, 0});
+          fill(staged, g + static_cast<uint64_t>(done), Runs{1, m, 0, 0});
           for (int64_t k = 0; k < m; ++k) {
             std::memcpy(dst + (done + k) * inner_stride * bytes, staged + k * bytes, bytes);
           }
@@ -178,33 +174,45 @@ void fill_rows(const at::Tensor& self, const FillJob& job, const ElementPosition
   });
 }
 
-void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& stream) {
-  // An empty window of a non-empty tensor (a rank's empty shard) still draws, as the whole would.
-  if (logical_numel(self, stream) == 0) {
-    return;
+// The CPU backend of every fill (fill_op.h).
+struct CpuBackend {
+  template <OutDtype D, template <class> class Params>
+  static void fill(const at::Tensor& self, const Params<ComputeOf<D>>& params, const StreamRequest& request) {
+    const uint64_t numel = logical_numel(self.sizes(), request);
+    // An empty window of a non-empty tensor (a rank's empty shard) still draws, as the whole would.
+    if (numel == 0) {
+      return;
+    }
+    const core::StreamOrigin origin =
+        start_stream(request, self.device(), D, numel).template origin<ComputeOf<D>>();
+    if (self.numel() == 0) {
+      return;
+    }
+    const FillJob<D, Params> job{origin.key, params};
+    const RunsFn<D, Params> kernel = current_capability().load()->kernels().template get<D, Params>();
+    const auto fill = [&](void* out, uint64_t g0, const Runs& runs) { kernel(job, out, g0, runs); };
+    const ElementPositions positions = element_positions(self.sizes(), request);
+    const RowLayout rows = row_layout(self.sizes(), self.strides(), positions);
+    const uint64_t g0 = origin.first + positions.base;
+    if (rows.is_one_run()) {
+      fill_contiguous(self, g0, fill);
+    } else {
+      fill_rows(self, g0, rows, fill);
+    }
   }
-  // The CPU key rule: position 0 of a fresh key, whatever the size of the fill.
-  set_key(job, stream.seed.has_value() ? static_cast<uint64_t>(*stream.seed) : cpu_generator_start(stream.generator).seed);
-  if (self.numel() == 0) {
-    return;
-  }
-  const ElementPositions positions = element_positions(self, stream);
-  const RowLayout rows = row_layout(self, positions);
-  const ContiguousFillFn fill = current_capability().load()->fill;
-  if (rows.count == 1 && rows.row_stride == 1) {
-    fill_contiguous(self, job, positions.base, fill);
-  } else {
-    fill_rows(self, job, positions, rows, fill);
-  }
-}
+};
 
 }  // namespace
+
+std::string set_cpu_capability(const std::string& name) {
+  const Capability* c = find_capability(name);
+  TORCH_CHECK(c != nullptr, "deepinit: CPU capability '", name, "' is not available on this CPU");
+  return current_capability().exchange(c)->name;
+}
+
+std::string cpu_capability() { return current_capability().load()->name; }
+
 }  // namespace cpu
 }  // namespace deepinit
 
-TORCH_LIBRARY_IMPL(deepinit, CPU, m) { deepinit::register_fill_kernels<&deepinit::cpu::run_fill>(m); }
-
-TORCH_LIBRARY_IMPL(deepinit, CatchAll, m) {
-  m.impl("_set_cpu_capability", &deepinit::cpu::set_cpu_capability);
-  m.impl("_cpu_capability", &deepinit::cpu::cpu_capability);
-}
+TORCH_LIBRARY_IMPL(deepinit, CPU, m) { deepinit::register_fills<deepinit::cpu::CpuBackend>(m); }

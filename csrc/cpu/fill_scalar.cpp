@@ -1,13 +1,13 @@
 // Baseline CPU kernel: one element at a time, straight from the stream contract. It runs on
 // any CPU, and it is the reference that the SIMD kernels are tested against.
-#include "cpu/contiguous_fill.h"
+#include "cpu/kernel_table.h"
 
 namespace deepinit {
 namespace cpu {
 namespace {
 
-template <class Transform, OutDtype D>
-void fill_range(const Transform& transform, DtypeTag<D>, core::PhiloxKey key, void* out, int64_t n, uint64_t g0) {
+template <OutDtype D, class Transform>
+void fill_range(const Transform& transform, core::PhiloxKey key, void* out, int64_t n, uint64_t g0) {
   using Traits = DtypeTraits<D>;
   using Compute = typename Traits::Compute;
   auto* dst = static_cast<typename Traits::Storage*>(out);
@@ -21,15 +21,22 @@ void fill_range(const Transform& transform, DtypeTag<D>, core::PhiloxKey key, vo
   }
 }
 
+struct ScalarKernels {
+  template <OutDtype D, template <class> class Params>
+  static void fill(const FillJob<D, Params>& job, void* out, uint64_t g0, const Runs& runs) {
+    const auto transform = core::transform_of(job.params);
+    for (int64_t r = 0; r < runs.count; ++r) {
+      fill_range<D>(transform, job.key, static_cast<unsigned char*>(out) + r * runs.out_stride, runs.length,
+                    g0 + static_cast<uint64_t>(r) * runs.g_stride);
+    }
+  }
+};
+
 }  // namespace
 
-void fill_contiguous_scalar(const FillJob& job, void* out, uint64_t g0, const Runs& runs) {
-  visit_job(job, [&](const auto& transform, auto tag) {
-    for (int64_t r = 0; r < runs.count; ++r) {
-      fill_range(transform, tag, core::PhiloxKey{job.key0, job.key1}, static_cast<unsigned char*>(out) + r * runs.out_stride,
-                 runs.length, g0 + static_cast<uint64_t>(r) * runs.g_stride);
-    }
-  });
+const KernelTable& scalar_kernels() {
+  static const KernelTable table = KernelTable::of<ScalarKernels>();
+  return table;
 }
 
 }  // namespace cpu

@@ -8,40 +8,18 @@
 // other layout to a grid-stride loop over (row, counter) items.
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAGeneratorImpl.h>
-#include <ATen/cuda/PhiloxUtils.cuh>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
 #include <mutex>
 
 #include "cuda/warp_fill.h"
-#include "fill.h"
+#include "fill_op.h"
+#include "layout.h"
 
 namespace deepinit {
 namespace cuda {
 namespace {
-
-// The key, and where the stream starts before the elements' own positions: an explicit seed
-// (position 0), or the generator's reservation, unpacked on the device so that replays of a
-// captured CUDA graph move on.
-struct StreamStart {
-  at::PhiloxCudaState philox;
-  bool from_generator;
-  uint64_t seed;
-};
-
-template <class Compute>
-__device__ __forceinline__ void resolve_stream(const StreamStart& start, core::PhiloxKey& key, uint64_t& g0) {
-  if (start.from_generator) {
-    const auto seed_and_words = at::cuda::philox::unpack(start.philox);
-    key = core::philox_key_from_seed(std::get<0>(seed_and_words));
-    // ATen counts its offset in 32-bit words, in multiples of 4: one Philox counter per 4.
-    g0 = (std::get<1>(seed_and_words) / 4) * core::StreamLayout<Compute>::kElementsPerCounter;
-  } else {
-    key = core::philox_key_from_seed(start.seed);
-    g0 = 0;
-  }
-}
 
 // Any layout: work item t of the grid-stride loop is Philox counter `slot` of row t / slots, the
 // counter holding the row's stream position plus slot, whose elements it writes where they fall
@@ -52,10 +30,9 @@ __global__ void fill_rows_kernel(typename DtypeTraits<D>::Storage* out, RowLayou
   using Traits = DtypeTraits<D>;
   using Compute = typename Traits::Compute;
   constexpr int per_counter = Traits::kElementsPerCounter;
-  core::PhiloxKey key;
-  uint64_t g0;
-  resolve_stream<Compute>(start, key, g0);
-  g0 += base;
+  const core::StreamOrigin origin = start.origin<Compute>();
+  const core::PhiloxKey key = origin.key;
+  const uint64_t g0 = origin.first + base;
   const int64_t slots = (rows.length + per_counter - 1) / per_counter + 1;
   const int64_t items = rows.count * slots;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -140,12 +117,14 @@ __device__ __noinline__ void fill_edge_tile(const typename Fill::RunT& run, int6
 // A contiguous run: each warp takes tiles of the run in turn, interior tiles first.
 template <OutDtype D, class Transform>
 __global__ void __launch_bounds__(kWarpsPerBlock * warp_fill::kWarp)
-    fill_run_kernel(warp_fill::Run<typename DtypeTraits<D>::Storage, Transform> run, StreamStart start) {
+    fill_run_kernel(warp_fill::Run<typename DtypeTraits<D>::Storage, Transform> run, StreamStart start, uint64_t base) {
   using Fill = warp_fill::WarpFill<D, Transform>;
   using Compute = typename Fill::Compute;
-  uint64_t g0;
-  resolve_stream<Compute>(start, run.key, g0);
-  run.base_counter += core::counter_of<Compute>(g0);  // a generator's start is a whole counter
+  // The key and counter are read here: while a graph is being captured the host does not know
+  // them (the run's lead in its counter it does know).
+  const core::StreamOrigin origin = start.origin<Compute>();
+  run.key = origin.key;
+  run.base_counter = core::counter_of<Compute>(origin.first + base);
   const int lane = static_cast<int>(threadIdx.x) % warp_fill::kWarp;
   const int warp = static_cast<int>(threadIdx.x) / warp_fill::kWarp;
   const QueueOf<Fill> queue{warp * Fill::kQueueCapacity};
@@ -168,17 +147,16 @@ void launch_run(typename DtypeTraits<D>::Storage* out, int64_t n, uint64_t base,
                 const Transform& transform) {
   using Fill = warp_fill::WarpFill<D, Transform>;
   constexpr int per_counter = Fill::kPerCounter;
-  // A generator's start is a whole number of counters, so only base decides the alignment.
-  const int lead = static_cast<int>(base % per_counter);
+  // A source's first counter is whole, so the lead is that of the offset and the window.
+  const int lead = static_cast<int>((start.offset + base) % per_counter);
   const bool aligned = (reinterpret_cast<uintptr_t>(out) - lead * sizeof(*out)) % 16 == 0;
-  const warp_fill::Run<typename Fill::Storage, Transform> run{
-      out, n, core::counter_of<typename Fill::Compute>(base), lead, aligned, {}, transform};
+  const warp_fill::Run<typename Fill::Storage, Transform> run{out, n, 0, lead, aligned, {}, transform};
   const int64_t tiles = Fill::tiles(run);
   const int blocks = static_cast<int>(std::max<int64_t>(
       1, std::min<int64_t>((tiles + kWarpsPerBlock - 1) / kWarpsPerBlock, max_blocks())));
   const size_t queue_bytes = Fill::kCompact ? kWarpsPerBlock * Fill::kQueueCapacity * sizeof(typename Fill::Compute) : 0;
   fill_run_kernel<D, Transform>
-      <<<blocks, kWarpsPerBlock * warp_fill::kWarp, queue_bytes, at::cuda::getCurrentCUDAStream()>>>(run, start);
+      <<<blocks, kWarpsPerBlock * warp_fill::kWarp, queue_bytes, at::cuda::getCurrentCUDAStream()>>>(run, start, base);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -188,8 +166,8 @@ void launch(const at::Tensor& self, const ElementPositions& positions, const Str
   using Traits = DtypeTraits<D>;
   using Storage = typename Traits::Storage;
   auto* out = static_cast<Storage*>(self.data_ptr());
-  const RowLayout rows = row_layout(self, positions);
-  if (rows.count == 1 && rows.row_stride == 1) {
+  const RowLayout rows = row_layout(self.sizes(), self.strides(), positions);
+  if (rows.is_one_run()) {
     warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
       launch_run<D>(out, rows.length, positions.base, start, fixed);
     });
@@ -209,48 +187,41 @@ at::CUDAGeneratorImpl* default_or(const std::optional<at::Generator>& generator,
       generator, at::cuda::detail::getDefaultCUDAGenerator(device.has_index() ? device.index() : -1));
 }
 
-void run_fill(const at::Tensor& self, FillJob job, const StreamRequest& request) {
-  // An empty window of a non-empty tensor (a rank's empty shard) still draws, as the whole would.
-  if (logical_numel(self, request) == 0) {
-    return;
+// The CUDA backend of every fill (fill_op.h).
+struct CudaBackend {
+  template <OutDtype D, template <class> class Params>
+  static void fill(const at::Tensor& self, const Params<ComputeOf<D>>& params, const StreamRequest& request) {
+    const uint64_t numel = logical_numel(self.sizes(), request);
+    // An empty window of a non-empty tensor (a rank's empty shard) still draws, as the whole would.
+    if (numel == 0) {
+      return;
+    }
+    const c10::cuda::CUDAGuard guard(self.device());
+    const StreamStart start = start_stream(request, self.device(), D, numel);
+    if (self.numel() == 0) {
+      return;
+    }
+    launch<D>(self, element_positions(self.sizes(), request), start, core::transform_of(params));
   }
-  const c10::cuda::CUDAGuard guard(self.device());
-  StreamStart start{};
-  const ElementPositions positions = element_positions(self, request);
-  if (request.seed.has_value()) {
-    start.seed = static_cast<uint64_t>(*request.seed);
-  } else {
-    // Reserve the 32-bit words of every counter the logical tensor uses, as ATen's kernels do.
-    const uint64_t per_counter = job.dtype == OutDtype::kFloat64 ? 2 : 4;
-    const uint64_t counters = (logical_numel(self, request) + per_counter - 1) / per_counter;
-    auto* generator = default_or(request.generator, self.device());
-    std::lock_guard<std::mutex> lock(generator->mutex_);
-    start.philox = generator->philox_cuda_state(4 * counters);
-    start.from_generator = true;
-  }
-  if (self.numel() == 0) {
-    return;
-  }
-  visit_job(job, [&](const auto& transform, auto tag) {
-    launch<decltype(tag)::value>(self, positions, start, transform);
-  });
-}
+};
 
 }  // namespace
 }  // namespace cuda
 
-// The CUDA key rule outside a fill (no graph capture): the generator's seed, and the first of
-// `counters` counters reserved from its Philox offset, which counts 32-bit words, 4 per counter.
-GeneratorStart cuda_generator_start(const std::optional<at::Generator>& generator, c10::Device device,
-                                    uint64_t counters) {
+GeneratorReservation reserve_cuda_counters(const std::optional<at::Generator>& generator, c10::Device device,
+                                           uint64_t counters) {
   auto* impl = cuda::default_or(generator, device);
   std::lock_guard<std::mutex> lock(impl->mutex_);
-  const auto seed_and_words = impl->philox_engine_inputs(4 * counters);
-  return {seed_and_words.first, seed_and_words.second / 4};
+  const at::PhiloxCudaState state = impl->philox_cuda_state(4 * counters);
+  if (state.captured_) {
+    return {0, 0, reinterpret_cast<const uint64_t*>(state.seed_.ptr), reinterpret_cast<const uint64_t*>(state.offset_.ptr),
+            state.offset_intragraph_};
+  }
+  return {state.seed_.val, state.offset_.val / 4, nullptr, nullptr, 0};
 }
 
-int64_t compiled_cuda_version() { return CUDART_VERSION; }
+int64_t cuda_runtime_version() { return CUDART_VERSION; }
 
 }  // namespace deepinit
 
-TORCH_LIBRARY_IMPL(deepinit, CUDA, m) { deepinit::register_fill_kernels<&deepinit::cuda::run_fill>(m); }
+TORCH_LIBRARY_IMPL(deepinit, CUDA, m) { deepinit::register_fills<deepinit::cuda::CudaBackend>(m); }

@@ -21,7 +21,7 @@
 #include <cstring>
 
 #include "core/transforms.h"
-#include "fill_job.h"
+#include "job.h"
 
 namespace deepinit {
 namespace warp_fill {

@@ -9,7 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "cpu/contiguous_fill.h"
+#include "cpu/kernel_table.h"
+#include "test_jobs.h"
 
 using namespace deepinit;
 
@@ -17,55 +18,24 @@ namespace {
 
 struct Kernel {
   const char* name;
-  cpu::ContiguousFillFn fill;
+  const cpu::KernelTable& table;
 };
 
 std::vector<Kernel> kernels() {
-  std::vector<Kernel> found{{"scalar", &cpu::fill_contiguous_scalar}};
+  std::vector<Kernel> found{{"scalar", cpu::scalar_kernels()}};
 #if (defined(__x86_64__) || defined(_M_X64)) && defined(__GNUC__)
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   if (avx2) {
-    found.push_back({"avx2", &cpu::fill_contiguous_avx2});
+    found.push_back({"avx2", cpu::avx2_kernels()});
   }
   if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
-    found.push_back({"avx512vl", &cpu::fill_contiguous_avx2_evex});
+    found.push_back({"avx512vl", cpu::avx512vl_kernels()});
   }
 #endif
   return found;
 }
-
-template <class Transform>
-FillJob job(FillKind kind, OutDtype dtype, const Transform& transform) {
-  FillJob j{};
-  j.kind = kind;
-  j.dtype = dtype;
-  j.key0 = 0x12345678u;
-  j.key1 = 0x9abcdef0u;
-  store_transform(j, transform);
-  return j;
-}
-
-std::vector<FillJob> jobs() {
-  const double inf = std::numeric_limits<double>::infinity();
-  std::vector<FillJob> all;
-  for (OutDtype d : {OutDtype::kFloat32, OutDtype::kFloat16, OutDtype::kBFloat16}) {
-    all.push_back(job(FillKind::kUniform, d, core::UniformTransform<float>{-1.0f, 2.0f}));
-    all.push_back(job(FillKind::kNormal, d, core::NormalTransform<float>{0.0f, 1.0f}));
-    all.push_back(job(FillKind::kTruncatedNormal, d,
-                      core::TruncatedNormalTransform<float>{core::plan_truncated_normal<float>(0, 1, -2, 2, -2, 2)}));
-    all.push_back(job(FillKind::kTruncatedNormal, d,
-                      core::TruncatedNormalTransform<float>{core::plan_truncated_normal<float>(0, 1, 20, inf, 20, inf)}));
-  }
-  all.push_back(job(FillKind::kUniform, OutDtype::kFloat64, core::UniformTransform<double>{-1.0, 2.0}));
-  all.push_back(job(FillKind::kNormal, OutDtype::kFloat64, core::NormalTransform<double>{0.0, 1.0}));
-  all.push_back(job(FillKind::kTruncatedNormal, OutDtype::kFloat64,
-                    core::TruncatedNormalTransform<double>{core::plan_truncated_normal<double>(0, 1, 0, 1e-7, 0, 1e-7)}));
-  return all;
-}
-
-std::size_t bytes_of(OutDtype d) { return d == OutDtype::kFloat64 ? 8 : d == OutDtype::kFloat32 ? 4 : 2; }
 
 }  // namespace
 
@@ -76,18 +46,20 @@ int main() {
   constexpr uint64_t kOffset = ~uint64_t{0} - 5000;  // wraps past 2^64 inside the buffer
   int failures = 0;
   for (const Kernel& kernel : kernels()) {
-    for (const FillJob& j : jobs()) {
-      const std::size_t bytes = bytes_of(j.dtype);
+    testing::for_each_test_job([&](const auto& j, const char* label) {
+      const auto fill = testing::kernel_for(kernel.table, j);
+      const auto reference = testing::kernel_for(cpu::scalar_kernels(), j);
+      const std::size_t bytes = sizeof(typename DtypeTraits<std::decay_t<decltype(j)>::kDtype>::Storage);
       std::vector<unsigned char> serial(kTotal * bytes);
-      cpu::fill_contiguous_scalar(j, serial.data(), kOffset, cpu::Runs{1, kTotal, 0, 0});
+      reference(j, serial.data(), kOffset, cpu::Runs{1, kTotal, 0, 0});
       std::vector<unsigned char> shared(kTotal * bytes);
       std::vector<std::vector<unsigned char>> own(kThreads, std::vector<unsigned char>(kTotal * bytes));
       std::vector<std::thread> threads;
       for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
           const int64_t begin = t * kPerThread;
-          kernel.fill(j, shared.data() + begin * bytes, kOffset + begin, cpu::Runs{1, kPerThread, 0, 0});
-          kernel.fill(j, own[t].data(), kOffset, cpu::Runs{1, kTotal, 0, 0});
+          fill(j, shared.data() + begin * bytes, kOffset + begin, cpu::Runs{1, kPerThread, 0, 0});
+          fill(j, own[t].data(), kOffset, cpu::Runs{1, kTotal, 0, 0});
         });
       }
       for (std::thread& thread : threads) {
@@ -99,10 +71,10 @@ int main() {
       }
       if (!ok) {
         ++failures;
-        std::printf("FAIL: kernel %s, kind %d, dtype %d\n", kernel.name, static_cast<int>(j.kind),
-                    static_cast<int>(j.dtype));
+        std::printf("FAIL: kernel %s, %s, %s\n", kernel.name, label,
+                    testing::dtype_label(std::decay_t<decltype(j)>::kDtype));
       }
-    }
+    });
     std::printf("kernel %s: %s\n", kernel.name, failures ? "FAILED" : "concurrent results equal serial ones");
   }
   return failures ? 1 : 0;

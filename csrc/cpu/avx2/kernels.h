@@ -1,8 +1,8 @@
 // The AVX2 kernels, compiled once per x86 capability by a unit that defines
 // DEEPINIT_SIMD_TARGET (the instruction sets, as for __attribute__((target))), DEEPINIT_CORE_ABI
-// and DEEPINIT_SIMD_ENTRY (the function it defines): fill_avx2.cpp for AVX2, fill_avx2_evex.cpp
+// and DEEPINIT_SIMD_ENTRY (the function that returns its kernel table): fill_avx2.cpp for AVX2, fill_avx2_evex.cpp
 // for the same code with AVX-512VL encodings (32 registers). fill_cpu.cpp picks one at run time
-// by what the CPU supports; all equal fill_contiguous_scalar bit for bit.
+// by what the CPU supports; all equal the scalar kernels bit for bit.
 //
 // The layers, each a header beside this one:
 //   lanes.h           AVX2 registers as the core's lane types (8 float, 4 double lanes);
@@ -40,11 +40,19 @@ DEEPINIT_TARGET_PRAGMA(DEEPINIT_SIMD_TARGET)
 namespace deepinit {
 namespace cpu {
 
-void DEEPINIT_SIMD_ENTRY(const FillJob& job, void* out, uint64_t g0, const Runs& runs) {
-  visit_job(job, [&](const auto& transform, auto tag) {
-    const RoundKeys keys(PhiloxKey{job.key0, job.key1});
-    fill_runs(transform, tag, keys, static_cast<unsigned char*>(out), g0, runs);
-  });
+namespace {
+struct SimdKernels {
+  template <OutDtype D, template <class> class Params>
+  static void fill(const FillJob<D, Params>& job, void* out, uint64_t g0, const Runs& runs) {
+    const RoundKeys keys(job.key);
+    fill_runs(core::transform_of(job.params), DtypeTag<D>{}, keys, static_cast<unsigned char*>(out), g0, runs);
+  }
+};
+}  // namespace
+
+const KernelTable& DEEPINIT_SIMD_ENTRY() {
+  static const KernelTable table = KernelTable::of<SimdKernels>();
+  return table;
 }
 
 }  // namespace cpu

@@ -11,6 +11,9 @@
 namespace deepinit {
 namespace cpu {
 namespace avx2 {
+// Per instruction set, as the core's own namespace: the AVX2 and AVX-512VL units each compile
+// these functions with their own encodings, under names of their own.
+inline namespace DEEPINIT_CORE_ABI {
 
 // A lane type holds K independent AVX2 registers: the core's long dependency chains (log,
 // polynomial) then run K at a time, which is what keeps the FP units busy.
@@ -139,6 +142,8 @@ struct U32v {
   DEEPINIT_AVX2_FN U32v(uint32_t x) {
     for (int k = 0; k < K; ++k) v[k] = _mm256_set1_epi32(static_cast<int>(x));
   }
+  DEEPINIT_AVX2_FN friend U32v operator+(U32v a, U32v b) { DEEPINIT_LANEWISE(U32v, _mm256_add_epi32(a.v[k], b.v[k])); }
+  DEEPINIT_AVX2_FN friend U32v operator&(U32v a, U32v b) { DEEPINIT_LANEWISE(U32v, _mm256_and_si256(a.v[k], b.v[k])); }
   DEEPINIT_AVX2_FN friend U32v operator^(U32v a, U32v b) { DEEPINIT_LANEWISE(U32v, _mm256_xor_si256(a.v[k], b.v[k])); }
   DEEPINIT_AVX2_FN friend U32v operator|(U32v a, U32v b) { DEEPINIT_LANEWISE(U32v, _mm256_or_si256(a.v[k], b.v[k])); }
   DEEPINIT_AVX2_FN friend U32v operator>>(U32v a, int n) { DEEPINIT_LANEWISE(U32v, _mm256_srli_epi32(a.v[k], n)); }
@@ -165,6 +170,11 @@ struct U64v {
   DEEPINIT_AVX2_FN friend U64v operator>>(U64v a, int n) { DEEPINIT_LANEWISE(U64v, _mm256_srli_epi64(a.v[k], n)); }
   DEEPINIT_AVX2_FN friend F64v<K> double_from_bits(U64v a) { DEEPINIT_LANEWISE(F64v<K>, _mm256_castsi256_pd(a.v[k])); }
 };
+
+// core::float_to_half_bits for a register of 8 floats: F16C's conversion, the same rounding.
+DEEPINIT_AVX2_FN inline __m128i float_to_half_bits(__m256 x) {
+  return _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 
 #if defined(DEEPINIT_ZMM_PHILOX)
 // Philox lanes in K 512-bit registers of 16 x 32-bit lanes, for capabilities that have AVX-512F:
@@ -193,6 +203,7 @@ struct U32z {
 #undef DEEPINIT_LANEWISE
 #undef DEEPINIT_AVX2_FN
 
+}  // namespace DEEPINIT_CORE_ABI
 }  // namespace avx2
 }  // namespace cpu
 

@@ -10,7 +10,7 @@
 #include "core/philox.h"
 #include "core/stream.h"
 #include "cpu/avx2/lanes.h"
-#include "fill_job.h"
+#include "job.h"
 
 namespace deepinit {
 namespace cpu {

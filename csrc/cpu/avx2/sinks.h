@@ -20,13 +20,12 @@ namespace {
 void store(DtypeTag<OutDtype::kFloat32>, void* dst, __m256 x) { _mm256_storeu_ps(static_cast<float*>(dst), x); }
 void store(DtypeTag<OutDtype::kFloat64>, void* dst, __m256d x) { _mm256_storeu_pd(static_cast<double*>(dst), x); }
 void store(DtypeTag<OutDtype::kFloat16>, void* dst, __m256 x) {
-  _mm_storeu_si128(static_cast<__m128i*>(dst), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  _mm_storeu_si128(static_cast<__m128i*>(dst), float_to_half_bits(x));
 }
 void store(DtypeTag<OutDtype::kBFloat16>, void* dst, __m256 x) {
-  // The same rounding as c10::BFloat16: add 0x7fff plus the lowest kept bit, keep the top half.
-  const __m256i bits = _mm256_castps_si256(x);
-  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
-  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  U32v<1> bits;
+  bits.v[0] = _mm256_castps_si256(x);
+  const __m256i rounded = core::bfloat16_bits(bits).v[0];
   const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(rounded, rounded), 0xD8);
   _mm_storeu_si128(static_cast<__m128i*>(dst), _mm256_castsi256_si128(packed));
 }

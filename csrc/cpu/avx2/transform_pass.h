@@ -229,8 +229,7 @@ void transform_staged(const Transform& transform, DtypeTag<D> tag, int64_t n, in
 
 // Transforms that have stages (transform_staged); core::runs_staged says when to use them.
 template <class Transform>
-constexpr bool kStageable = !std::is_same_v<Transform, core::UniformTransform<float>> &&
-                            !std::is_same_v<Transform, core::UniformTransform<double>>;
+constexpr bool kStageable = core::kHasStages<Transform>;
 
 // Runs the transform over elements first, first + 1, ... (see transform_direct), staged when
 // that pays.

@@ -12,7 +12,7 @@
 #include "cpu/avx2/counter_plans.h"
 #include "cpu/avx2/sinks.h"
 #include "cpu/avx2/transform_pass.h"
-#include "cpu/contiguous_fill.h"
+#include "cpu/kernel_table.h"
 
 namespace deepinit {
 namespace cpu {

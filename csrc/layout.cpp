@@ -1,0 +1,64 @@
+#include "layout.h"
+
+#include "stream_start.h"
+
+namespace deepinit {
+
+ElementPositions element_positions(at::IntArrayRef sizes, const StreamRequest& request) {
+  const auto ndim = static_cast<int64_t>(sizes.size());
+  ElementPositions positions{0, std::vector<int64_t>(ndim)};
+  const at::IntArrayRef shape = request.global_shape.has_value() ? at::IntArrayRef(*request.global_shape) : sizes;
+  uint64_t stride = 1;  // row-major strides of the logical tensor, modulo 2^64 like g itself
+  for (int64_t d = ndim - 1; d >= 0; --d) {
+    positions.strides[d] = static_cast<int64_t>(stride);
+    if (request.start.has_value()) {
+      positions.base += static_cast<uint64_t>((*request.start)[d]) * stride;
+    }
+    stride *= static_cast<uint64_t>(shape[d]);
+  }
+  return positions;
+}
+
+RowLayout row_layout(at::IntArrayRef tensor_sizes, at::IntArrayRef tensor_strides, const ElementPositions& positions) {
+  RowLayout layout{};
+  int64_t sizes[RowLayout::kMaxDims + 1], memory[RowLayout::kMaxDims + 1], stream[RowLayout::kMaxDims + 1];
+  int dims = 0;
+  for (size_t d = 0; d < tensor_sizes.size(); ++d) {
+    const int64_t size = tensor_sizes[d];
+    if (size == 1) {
+      continue;
+    }
+    if (dims > 0 && memory[dims - 1] == tensor_strides[d] * size && stream[dims - 1] == positions.strides[d] * size) {
+      sizes[dims - 1] *= size;
+      memory[dims - 1] = tensor_strides[d];
+      stream[dims - 1] = positions.strides[d];
+      continue;
+    }
+    sizes[dims] = size;
+    memory[dims] = tensor_strides[d];
+    stream[dims] = positions.strides[d];
+    ++dims;
+  }
+  // Rows run along the stream: unless the innermost dim left moves it by 1 (a window whose last
+  // dims are of size 1 here but not in the logical tensor, or a single element), rows are single
+  // elements.
+  if (dims == 0 || stream[dims - 1] != 1) {
+    sizes[dims] = 1;
+    memory[dims] = 1;
+    stream[dims] = 1;
+    ++dims;
+  }
+  layout.length = sizes[dims - 1];
+  layout.row_stride = memory[dims - 1];
+  layout.outer_dims = dims - 1;
+  layout.count = 1;
+  for (int d = 0; d < dims - 1; ++d) {
+    layout.sizes[d] = sizes[d];
+    layout.memory_strides[d] = memory[d];
+    layout.stream_strides[d] = stream[d];
+    layout.count *= sizes[d];
+  }
+  return layout;
+}
+
+}  // namespace deepinit

@@ -1,0 +1,59 @@
+// Where each element of a tensor lies in memory and in the stream, for every backend: the
+// stream position of every element (the logical tensor's row-major index, from the stream's
+// start), and the tensor as rows along which both move by one step.
+#pragma once
+
+#include <c10/util/ArrayRef.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "core/platform.h"
+
+namespace deepinit {
+
+struct StreamRequest;
+
+// The stream position of every element: g = first + base + sum_d j_d * strides[d] (mod 2^64)
+// for the element at multi-index j, first being the position of the logical tensor's element 0
+// (StreamStart). Without a window, strides are the tensor's own row-major strides; with one,
+// they are the logical tensor's, and base is the window's start. The last stride is 1 either
+// way, so each row of the innermost dim is one run of the stream.
+struct ElementPositions {
+  uint64_t base;
+  std::vector<int64_t> strides;  // one per dim
+};
+ElementPositions element_positions(at::IntArrayRef sizes, const StreamRequest& request);
+
+// The elements as rows of the innermost dim, computed once for every backend: adjacent dims
+// merged wherever both memory and stream positions allow, dims of size 1 dropped. Row r starts
+// in memory at offsets(r).memory (elements from the tensor's first) and in the stream at
+// base + offsets(r).stream; along a row, memory moves by row_stride and the stream by 1. A
+// tensor laid out in the stream's order (contiguous, or a window of whole rows) is one row.
+struct RowLayout {
+  static constexpr int kMaxDims = 64;  // torch's own limit
+  int64_t count;                       // rows
+  int64_t length;                      // elements per row
+  int64_t row_stride;
+  int outer_dims;  // the dims above the rows, after merging
+  int64_t sizes[kMaxDims];
+  int64_t memory_strides[kMaxDims];
+  int64_t stream_strides[kMaxDims];
+
+  DEEPINIT_HD bool is_one_run() const { return count == 1 && row_stride == 1; }
+
+  DEEPINIT_HD void offsets(int64_t row, int64_t& memory, uint64_t& stream) const {
+    memory = 0;
+    stream = 0;
+    for (int d = outer_dims - 1; d >= 0; --d) {
+      const int64_t q = row / sizes[d];
+      const int64_t j = row - q * sizes[d];
+      memory += j * memory_strides[d];
+      stream += static_cast<uint64_t>(j) * static_cast<uint64_t>(stream_strides[d]);
+      row = q;
+    }
+  }
+};
+RowLayout row_layout(at::IntArrayRef sizes, at::IntArrayRef strides, const ElementPositions& positions);
+
+}  // namespace deepinit
