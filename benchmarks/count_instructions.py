@@ -17,7 +17,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-KERNEL = "deepinit::cpu::fill_contiguous_avx2(*"
+KERNEL = "void deepinit::cpu::(anonymous namespace)::SimdKernels::fill<*"
 # (label, dtype, call); `t` holds n elements, as a vector or, for windows, as rows of W columns.
 FILLS = [
     ("uniform_", "float32", "deepinit.uniform_(t, -1, 1, seed=1)"),
@@ -87,7 +87,7 @@ def main():
     indices = [i for i in range(len(FILLS) + len(WINDOWS)) if args.match in case(i, args.n)[0]]
     with ThreadPoolExecutor(os.cpu_count()) as pool:
         counts = list(pool.map(lambda i: count(i, args.n), indices))
-    print(f"Instructions per element inside {KERNEL[:-2]}, n = {args.n}, 1 thread (callgrind)\n")
+    print(f"Instructions per element inside {KERNEL[5:].rstrip('<*')}, n = {args.n}, 1 thread (callgrind)\n")
     print("| fill | dtype | instructions / element |")
     print("| --- | --- | --- |")
     for index, total in zip(indices, counts):

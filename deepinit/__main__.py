@@ -2,7 +2,7 @@
 
 import sys
 
-COMMANDS = {"table": "deepinit.tables", "bench": "deepinit.bench"}
+COMMANDS = {"table": "deepinit.tables.cli", "bench": "deepinit.bench"}
 USAGE = "usage: python -m deepinit {table,bench} [options]  (--help after a command for its options)"
 
 

@@ -1,26 +1,36 @@
-"""Fake (meta) kernels of the torch.ops.deepinit fills, for torch.compile and meta tensors.
+"""The torch.ops.deepinit ops as the Python layer calls them, and the fills' fake kernels.
 
-The fills mutate their tensor in place and return nothing, so a fake has nothing to compute:
-shapes, dtypes and devices are unchanged. Argument checks run in the real kernels (csrc/fill.cpp).
+The fill ops are made from the C++ law catalog (csrc/laws.h). Each fake runs the fill's own checks
+(the C++ function behind ``torch.ops.deepinit._check_fill``) on the fake tensor's dtype, device,
+sizes and strides, and writes nothing: a meta tensor, or torch.compile's fake tensors, get the
+error a real tensor gets for the same call, and nothing else (the fills mutate their tensor and
+return nothing, so shapes, dtypes and devices are unchanged).
 """
 
 import torch
 
-from . import _C  # noqa: F401  (defines the ops that the fakes below attach to)
+from . import _C  # noqa: F401  (defines the ops)
+
+FILL_NAMES = tuple(torch.ops.deepinit._fill_names())
+FILLS = {name: getattr(torch.ops.deepinit, name).default for name in FILL_NAMES}
+UNIFORM = FILLS["uniform_"]
+NORMAL = FILLS["normal_"]
+TRUNC_NORMAL = FILLS["trunc_normal_"]
+STREAM_POSITIONS = torch.ops.deepinit._stream_positions.default
+_CHECK_FILL = torch.ops.deepinit._check_fill.default
 
 
-@torch.library.register_fake("deepinit::uniform_")
-def _uniform_fake(self, low=0.0, high=1.0, *, seed=None, offset=0, generator=None, global_shape=None, start=None):
-    return None
+def _register_fake(name):
+    arguments = FILLS[name]._schema.arguments
+    defaults = [a.default_value for a in arguments[1:] if not a.kwarg_only]  # the law's parameters
+
+    def fake(self, *params, seed=None, offset=0, generator=None, global_shape=None, start=None):
+        _CHECK_FILL(name, self.dtype, self.device, self.shape, self.stride(), [*params, *defaults[len(params):]],
+                    seed=seed, offset=offset, generator=generator, global_shape=global_shape, start=start)
+
+    fake.__name__ = f"{name}_fake"
+    torch.library.register_fake(f"deepinit::{name}")(fake)
 
 
-@torch.library.register_fake("deepinit::normal_")
-def _normal_fake(self, mean=0.0, std=1.0, *, seed=None, offset=0, generator=None, global_shape=None, start=None):
-    return None
-
-
-@torch.library.register_fake("deepinit::trunc_normal_")
-def _trunc_normal_fake(
-    self, mean=0.0, std=1.0, a=-2.0, b=2.0, *, seed=None, offset=0, generator=None, global_shape=None, start=None
-):
-    return None
+for _name in FILL_NAMES:
+    _register_fake(_name)

@@ -1,23 +1,22 @@
 """The stream layer: the one path from the Python API to the fill ops.
 
-Every random function (init.py, extra.py, modules.py, tables.py) fills through ``fill``, which
-turns a call's stream arguments into the op's and nothing more: the op checks them, before it
-writes anything (csrc/fill.cpp). A DTensor is filled as its local shard (or TorchRec's several
+Every random function (init.py, extra.py, modules.py, tables) is made by ``random_function``,
+which gives it the stream keywords and their docs, and fills through ``fill``, which turns a
+call's stream arguments into the op's and nothing more: the op checks them, before it writes
+anything (csrc/stream_start.h). A DTensor is filled as its local shard (or TorchRec's several
 local shards), the window of its global shape that the shard covers, with the caller's seed or
-generator (csrc/fill.h says how a generator gives the key, and that a window advances it as a
-fill of the whole would).
+generator (a generator gives the key of a fill of the whole, and advances as that fill would).
 
 This layer runs on every call, and models are mostly small parameters: it stays thin.
 """
 
+import inspect
+from typing import Optional, Sequence
+
 import torch
 
-from . import _C  # noqa: F401  (defines the ops)
-from .distributed import is_dtensor, shard_window
-
-UNIFORM = torch.ops.deepinit.uniform_.default
-NORMAL = torch.ops.deepinit.normal_.default
-TRUNC_NORMAL = torch.ops.deepinit.trunc_normal_.default
+from ._ops import NORMAL, STREAM_POSITIONS, TRUNC_NORMAL, UNIFORM  # noqa: F401  (the fills, for the API)
+from ._shards import is_dtensor, shard_window
 
 _U64 = 1 << 64
 _I63 = 1 << 63
@@ -39,54 +38,135 @@ def u64_arg(value, name: str) -> int:
 _is_compiling = torch.compiler.is_compiling
 
 
-def fill(op, tensor, params, generator=None, seed=None, offset=0, global_shape=None, start=None):
-    """op(tensor, *params) with the stream arguments of a Python call; returns the tensor."""
+def fill(op, tensor, params, generator=None, stream=()):
+    """op(tensor, *params) with a Python call's generator and stream arguments (seed, offset and,
+    for a window, global_shape and start, in the order random_function passes them; none when
+    the call set none of them); returns the tensor."""
     if type(tensor) is not torch.Tensor and is_dtensor(tensor):
-        if global_shape is not None or start is not None:
-            raise ValueError("deepinit: a DTensor gives its own window; do not pass global_shape= or start=")
-        global_shape, pieces = shard_window(tensor)
-        if len(pieces) == 1:
-            _call(op, pieces[0][0], params, generator, seed, offset, global_shape, pieces[0][1])
-            return tensor
-        # Several shards on this rank (or none): one stream start for all of them, drawn as a
-        # fill of the whole tensor would draw it.
-        per_counter = 2 if tensor.dtype == torch.float64 else 4
-        seed, offset = stream_start(torch.empty(0, dtype=tensor.dtype, device=tensor._local_tensor.device),
-                                    -(-tensor.numel() // per_counter), generator, seed, offset)
-        for local, where in pieces:
-            _call(op, local, params, None, seed, offset, global_shape, where)
-        return tensor
+        return _fill_dtensor(op, tensor, params, generator, *stream)
     # The common calls pass only the arguments they set, to the op's builtin itself (each keyword
     # argument and the OpOverload's own __call__ cost a fraction of a microsecond); Dynamo
     # traces the OpOverload.
     call = op if _is_compiling() else op._op
-    if offset == 0 and global_shape is None and start is None:
-        if seed is None:
-            if generator is None:
-                call(tensor, *params)
-            else:
-                call(tensor, *params, generator=generator)
-            return tensor
+    if not stream:
         if generator is None:
-            call(tensor, *params, seed=seed if type(seed) is int and 0 <= seed < _I63 else u64_arg(seed, "seed"))
-            return tensor
-    _call(call, tensor, params, generator, seed, offset, global_shape, start)
+            call(tensor, *params)
+        else:
+            call(tensor, *params, generator=generator)
+        return tensor
+    seed = stream[0]
+    if seed is not None and generator is None and stream[1] == 0 and (len(stream) == 2 or stream[2] is None and
+                                                                      stream[3] is None):
+        call(tensor, *params, seed=seed if type(seed) is int and 0 <= seed < _I63 else u64_arg(seed, "seed"))
+        return tensor
+    _call(call, tensor, params, generator, *stream)
     return tensor
 
 
-def _call(op, tensor, params, generator, seed, offset, global_shape, start):
+def _fill_dtensor(op, tensor, params, generator, seed=None, offset=0, global_shape=None, start=None):
+    """A DTensor's local shards, each the window of the logical tensor that it covers."""
+    if global_shape is not None or start is not None:
+        raise ValueError("deepinit: a DTensor gives its own window; do not pass global_shape= or start=")
+    global_shape, pieces = shard_window(tensor)
+    if len(pieces) == 1:
+        _call(op, pieces[0][0], params, generator, seed, offset, global_shape, pieces[0][1])
+        return tensor
+    # Several shards on this rank (or none): one stream start for all of them, drawn as a fill of
+    # the whole tensor would draw it.
+    seed, offset = stream_positions(tensor._local_tensor, tensor.numel(), None, generator, seed, offset)
+    for local, where in pieces:
+        _call(op, local, params, None, seed, offset, global_shape, where)
+    return tensor
+
+
+def _call(op, tensor, params, generator, seed, offset, global_shape=None, start=None):
     op(tensor, *params, seed=None if seed is None else u64_arg(seed, "seed"), offset=u64_arg(offset, "offset"),
        generator=generator, global_shape=None if global_shape is None else [int(n) for n in global_shape],
        start=None if start is None else [int(n) for n in start])
 
 
-def stream_start(tensor, counters: int, generator=None, seed=None, offset=0):
-    """(seed, offset) for a path that splits one stream between several fills of `tensor`'s
-    device and dtype: seed= and offset= as given, else drawn from `generator` (or the device's
-    default generator) by the rule the fills use, advancing it as a fill of `counters` Philox
-    counters would."""
-    seed, position = torch.ops.deepinit._stream_start(
-        tensor, counters, seed=None if seed is None else u64_arg(seed, "seed"), offset=u64_arg(offset, "offset"),
-        generator=generator,
-    )
-    return seed % _U64, position % _U64
+def stream_positions(tensor, numel, then=None, generator=None, seed=None, offset=0):
+    """(key, first position, [first position of `then`]) for a path that splits one stream
+    between a fill of `numel` elements of tensor's dtype on its device and, optionally, a fill of
+    all of tensor `then` after it (sparse_: the values, then the keys): seed= and offset= as
+    given, else drawn from `generator` (or the device's default generator) by the rule the fills
+    use, once for both. Each position is in its fill's own dtype's positions; `then` starts on a
+    Philox counter of its own. Keys and positions are the int64 two's complement the ops take."""
+    if seed is not None:
+        seed = u64_arg(seed, "seed")
+    return STREAM_POSITIONS._op(tensor, numel, then, seed=seed, offset=u64_arg(offset, "offset"), generator=generator)
+
+
+# The stream keywords of every random function, after the function's own parameters, and their
+# docs; functions that fill any block of a logical tensor take the window's too.
+STREAM_KEYWORDS = {"seed": "Optional[int] = None", "offset": "int = 0"}
+WINDOW_KEYWORDS = {"global_shape": "Optional[Sequence[int]] = None", "start": "Optional[Sequence[int]] = None"}
+_DOCS = {
+    "generator": "generator: the torch Generator to sample from (default: None)",
+    "seed": "seed: a 64-bit stream key; uses no generator (keyword only)",
+    "offset": "offset: stream position of the first element (keyword only)",
+    "global_shape": "global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape\n"
+                    "    ``global_shape`` and gets the values the whole would get there (keyword only)",
+}
+_ARGS_INDENT = " " * 8
+
+
+def logical_tensor(tensor, stream):
+    """The tensor whose fans count, for a body's stream arguments: the logical tensor of a window
+    (a DTensor's shape is global already)."""
+    if len(stream) < 3 or stream[2] is None:
+        return tensor
+    return torch.empty(tuple(stream[2]), device="meta")
+
+
+def random_function(window=True, torch_function=False):
+    """Makes a public random function from ``body(tensor, ..., generator, *stream)``: the public
+    function has body's parameters, then the keyword-only stream keywords (seed=, offset=, and
+    with ``window`` global_shape= and start=), and body's docstring with their docs appended to
+    its Args. A call passes the keywords to body positionally, in that order (none when it set
+    none), for body to hand to ``fill`` as ``stream``; with ``torch_function``, tensor subclasses
+    that override torch functions take the call, as torch's own function lets them."""
+    keywords = {**STREAM_KEYWORDS, **(WINDOW_KEYWORDS if window else {})}
+
+    def make(body):
+        own = list(inspect.signature(body).parameters.values())
+        if own[-1].kind is not inspect.Parameter.VAR_POSITIONAL or own[-2].name != "generator":
+            raise TypeError(f"{body.__name__} must end with (..., generator, *stream)")
+        names = [p.name for p in own[:-1]]
+        signature = ", ".join(str(p) for p in own[:-1]) + ", *, " + ", ".join(f"{k}: {v}" for k, v in keywords.items())
+        dispatch = ""
+        if torch_function:
+            every = ", ".join(f"{n}={n}" for n in names + list(keywords))
+            dispatch = (f"        if _has_torch_function({names[0]}):\n"
+                        f"            return _handle_torch_function(public, ({names[0]},), {every})\n")
+        # Made inside a factory whose arguments it closes over, in body's module (tracers such as
+        # Dynamo look up a function's globals there), so that the module gains no names.
+        # Calls that set no stream keyword (the most common) pass none: body's fill takes its fast path.
+        unset = " and ".join(f"{k} is None" if v.endswith("None") else f"{k} == {v.split('= ')[1]}"
+                             for k, v in keywords.items())
+        source = (f"def make(body, Optional, Sequence, _has_torch_function, _handle_torch_function):\n"
+                  f"    def public({signature}):\n{dispatch}"
+                  f"        if {unset}:\n"
+                  f"            return body({', '.join(names)})\n"
+                  f"        return body({', '.join(names + list(keywords))})\n"
+                  f"    return public\n")
+        factory = {}
+        exec(source, body.__globals__, factory)  # as dataclasses make their methods: a signature of its own
+        public = factory["make"](body, Optional, Sequence, torch.overrides.has_torch_function_variadic,
+                                 torch.overrides.handle_torch_function)
+        public.__name__ = public.__qualname__ = body.__name__
+        public.__module__ = body.__module__
+        public.__doc__ = _with_keyword_docs(body.__doc__ or "", [k for k in keywords if k != "start"])
+        if "return" in body.__annotations__:
+            public.__annotations__["return"] = body.__annotations__["return"]
+        public.stream_keywords = tuple(keywords)
+        public.body = body  # for functions made from another one
+        return public
+
+    return make
+
+
+def _with_keyword_docs(doc, keywords):
+    lines = [_ARGS_INDENT + line for key in ("generator", *keywords) for line in _DOCS[key].split("\n")]
+    header = "" if "Args:" in doc else "\n\n    Args:"
+    return doc.rstrip() + header + "\n" + "\n".join(lines) + "\n"

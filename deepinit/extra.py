@@ -6,21 +6,19 @@ random parts draw from deepinit streams, so seed= and offset= work here too.
 
 import math
 import warnings
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor
 
-from . import _stream
-from . import distributed as _distributed
+from ._shards import fill_whole_then_shard, is_dtensor
+from ._stream import NORMAL, TRUNC_NORMAL, UNIFORM, fill, logical_tensor, random_function, stream_positions
 from .init import (
     _calculate_fan_in_and_fan_out,
-    _logical,
     constant_,
     kaiming_normal_,
     kaiming_uniform_,
     normal_,
-    trunc_normal_,
     uniform_,
     xavier_normal_,
     xavier_uniform_,
@@ -69,14 +67,8 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     return tensor
 
 
-def orthogonal_(
-    tensor: Tensor,
-    gain: float = 1,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-) -> Tensor:
+@random_function(window=False)
+def orthogonal_(tensor: Tensor, gain: float = 1, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
     r"""Fill the input `Tensor` with a (semi) orthogonal matrix (Saxe et al., 2013).
 
     As torch's: the QR factorisation of a standard normal matrix, its signs fixed, times gain.
@@ -84,16 +76,24 @@ def orthogonal_(
     the result is reproducible from the seed on one machine; the QR itself is LAPACK's (or
     cuSOLVER's), whose last bits may differ between libraries and devices. A DTensor is
     computed whole on every rank, which keeps its shard.
+
+    Args:
+        tensor: an n-dimensional `torch.Tensor`, where n >= 2
+        gain: optional scaling factor
     """
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if type(tensor) is not torch.Tensor and _distributed.is_dtensor(tensor):
-        return _distributed.fill_whole_then_shard(tensor, lambda t: orthogonal_(t, gain, generator, seed=seed, offset=offset))
+    if type(tensor) is not torch.Tensor and is_dtensor(tensor):
+        return fill_whole_then_shard(tensor, lambda whole: _orthogonal(whole, gain, generator, stream))
+    return _orthogonal(tensor, gain, generator, stream)
+
+
+def _orthogonal(tensor, gain, generator, stream):
     if tensor.numel() == 0 or tensor.is_meta:
         return tensor
     rows = tensor.size(0)
     cols = tensor.numel() // rows
-    flattened = _stream.fill(_stream.NORMAL, tensor.new_empty((rows, cols)), (0.0, 1.0), generator, seed, offset)
+    flattened = fill(NORMAL, tensor.new_empty((rows, cols)), (0.0, 1.0), generator, stream)
     if rows < cols:
         flattened.t_()
     q, r = torch.linalg.qr(flattened)
@@ -112,14 +112,9 @@ def orthogonal_(
     return tensor
 
 
+@random_function(window=False)
 def sparse_(
-    tensor: Tensor,
-    sparsity: float,
-    std: float = 0.01,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
+    tensor: Tensor, sparsity: float, std: float = 0.01, generator: Optional[torch.Generator] = None, *stream
 ) -> Tensor:
     r"""Fill the 2D input `Tensor` as a sparse matrix (Martens, 2010): N(0, std^2) values with
     ``ceil(sparsity * rows)`` zeros in each column.
@@ -130,25 +125,30 @@ def sparse_(
     places come from float64 uniforms at the positions of the Philox counters that follow
     (docs/stream.md). A generator gives (seed, offset) by the rule every fill uses, for both.
     A DTensor is computed whole on every rank, which keeps its shard.
+
+    Args:
+        tensor: an n-dimensional `torch.Tensor`
+        sparsity: The fraction of elements in each column to be set to zero
+        std: the standard deviation of the normal distribution used to generate the non-zero values
     """
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    if _distributed.is_dtensor(tensor):
-        return _distributed.fill_whole_then_shard(
-            tensor, lambda t: sparse_(t, sparsity, std, generator, seed=seed, offset=offset))
+    if is_dtensor(tensor):
+        return fill_whole_then_shard(tensor, lambda whole: _sparse(whole, sparsity, std, generator, stream))
+    return _sparse(tensor, sparsity, std, generator, stream)
+
+
+def _sparse(tensor, sparsity, std, generator, stream):
     if tensor.is_meta:
         return tensor
     rows, cols = tensor.shape
     num_zeros = math.ceil(sparsity * rows)
-    per_counter = 2 if tensor.dtype == torch.float64 else 4
-    counters = -(-tensor.numel() // per_counter) + -(-tensor.numel() // 2)  # the values', the keys'
-    seed, offset = _stream.stream_start(tensor, counters, generator, seed, offset)
-    normal_(tensor, 0, std, seed=seed, offset=offset)
+    # One stream: the values, then (from the next Philox counter) the zeros' float64 keys.
+    keys = torch.empty(rows, cols, dtype=torch.float64, device=tensor.device)
+    seed, values_at, keys_at = stream_positions(tensor, tensor.numel(), keys, generator, *stream)
+    fill(NORMAL, tensor, (0.0, std), None, (seed, values_at))
     if num_zeros > 0:
-        # The first float64 position on a counter boundary after the values' last counter.
-        keys_offset = 2 * -(-(offset + tensor.numel()) // per_counter)
-        keys = uniform_(torch.empty(rows, cols, dtype=torch.float64, device=tensor.device), seed=seed,
-                        offset=keys_offset % (1 << 64))
+        fill(UNIFORM, keys, (0.0, 1.0), None, (seed, keys_at))
         zero_rows = keys.argsort(dim=0, stable=True)[:num_zeros]
         with torch.no_grad():
             tensor.scatter_(0, zero_rows, 0.0)
@@ -159,17 +159,14 @@ def sparse_(
 _TRUNCATED_STD = 0.87962566103423978
 
 
+@random_function()
 def variance_scaling_(
     tensor: Tensor,
     scale: float = 1.0,
     mode: str = "fan_in",
     distribution: str = "truncated_normal",
     generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
+    *stream,
 ) -> Tensor:
     r"""JAX's and Keras' variance scaling: values of variance ``scale / n``, n the fan_in, the
     fan_out or their mean (``mode``), from a ``"truncated_normal"`` (truncated at two of its
@@ -182,53 +179,37 @@ def variance_scaling_(
     modes = {"fan_in", "fan_out", "fan_avg"}
     if mode not in modes:
         raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(_logical(tensor, global_shape))
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(logical_tensor(tensor, stream))
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     if n <= 0:
         raise ValueError(f"variance_scaling_ needs a positive {mode}, but the tensor has shape {tuple(tensor.shape)}")
     variance = scale / n
-    stream = dict(seed=seed, offset=offset, global_shape=global_shape, start=start)
     if distribution == "truncated_normal":
         std = math.sqrt(variance) / _TRUNCATED_STD
-        return trunc_normal_(tensor, 0.0, std, -2.0 * std, 2.0 * std, generator, **stream)
+        return fill(TRUNC_NORMAL, tensor, (0.0, std, -2.0 * std, 2.0 * std), generator, stream)
     if distribution == "normal":
-        return normal_(tensor, 0.0, math.sqrt(variance), generator, **stream)
+        return fill(NORMAL, tensor, (0.0, math.sqrt(variance)), generator, stream)
     if distribution == "uniform":
         bound = math.sqrt(3.0 * variance)
-        return uniform_(tensor, -bound, bound, generator, **stream)
+        return fill(UNIFORM, tensor, (-bound, bound), generator, stream)
     raise ValueError(f"invalid distribution for variance scaling initializer: {distribution}")
 
 
-def lecun_normal_(
-    tensor: Tensor,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
-) -> Tensor:
+@random_function()
+def lecun_normal_(tensor: Tensor, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
     r"""LeCun normal: ``variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal")``, as JAX's
     and Keras'."""
-    return variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal", generator, seed=seed, offset=offset,
-                             global_shape=global_shape, start=start)
+    return variance_scaling_.body(tensor, 1.0, "fan_in", "truncated_normal", generator, *stream)
 
 
-def lecun_uniform_(
-    tensor: Tensor,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
-) -> Tensor:
+@random_function()
+def lecun_uniform_(tensor: Tensor, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
     r"""LeCun uniform: ``variance_scaling_(tensor, 1.0, "fan_in", "uniform")``, as JAX's and
     Keras'."""
-    return variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator, seed=seed, offset=offset,
-                             global_shape=global_shape, start=start)
+    return variance_scaling_.body(tensor, 1.0, "fan_in", "uniform", generator, *stream)
 
 
+@random_function()
 def trunc_normal_tf_(
     tensor: Tensor,
     mean: float = 0.0,
@@ -236,16 +217,11 @@ def trunc_normal_tf_(
     a: float = -2.0,
     b: float = 2.0,
     generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
+    *stream,
 ) -> Tensor:
     r"""timm's TensorFlow-style truncated normal: bounds a and b are in units of std around the
     mean, so the values lie in [mean + a std, mean + b std]. One exact pass, like trunc_normal_."""
-    return trunc_normal_(tensor, mean, std, mean + a * std, mean + b * std, generator, seed=seed, offset=offset,
-                         global_shape=global_shape, start=start)
+    return fill(TRUNC_NORMAL, tensor, (mean, std, mean + a * std, mean + b * std), generator, stream)
 
 
 def _make_deprecate(meth):

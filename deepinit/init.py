@@ -15,13 +15,12 @@ warnings, except where a docstring says otherwise. Random fills run as one fused
 
 import math
 import warnings
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor
 
-from . import _ops  # noqa: F401  (registers the ops' fake kernels)
-from ._stream import NORMAL, TRUNC_NORMAL, UNIFORM, fill
+from ._stream import NORMAL, TRUNC_NORMAL, UNIFORM, fill, logical_tensor, random_function
 
 __all__ = [
     "calculate_gain",
@@ -40,26 +39,9 @@ __all__ = [
 _has_torch_function = torch.overrides.has_torch_function_variadic
 
 
-def _no_grad_uniform_(tensor, a, b, generator=None, *, seed=None, offset=0, global_shape=None, start=None):
-    return fill(UNIFORM, tensor, (a, b), generator, seed, offset, global_shape, start)
-
-
-def _no_grad_normal_(tensor, mean, std, generator=None, *, seed=None, offset=0, global_shape=None, start=None):
-    return fill(NORMAL, tensor, (mean, std), generator, seed, offset, global_shape, start)
-
-
+@random_function()
 def _no_grad_trunc_normal_(
-    tensor: Tensor,
-    mean: float,
-    std: float,
-    a: float,
-    b: float,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
+    tensor: Tensor, mean: float, std: float, a: float, b: float, generator: Optional[torch.Generator] = None, *stream
 ) -> Tensor:
     """Fill ``tensor`` with the exact truncated normal N(mean, std^2) on [a, b], without autograd.
 
@@ -68,7 +50,7 @@ def _no_grad_trunc_normal_(
     "mean is more than 2 std from [a, b]" warning. ``std <= 0`` raises ValueError (the seed
     divides by it); ``a >= b``, or no value of the tensor's dtype in [a, b], raises RuntimeError.
     """
-    return fill(TRUNC_NORMAL, tensor, (mean, std, a, b), generator, seed, offset, global_shape, start)
+    return fill(TRUNC_NORMAL, tensor, (mean, std, a, b), generator, stream)
 
 
 def _no_grad_fill_(tensor, val):
@@ -162,16 +144,9 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
     return _no_grad_fill_(tensor, val)
 
 
+@random_function(torch_function=True)
 def uniform_(
-    tensor: Tensor,
-    a: float = 0.0,
-    b: float = 1.0,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
+    tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Optional[torch.Generator] = None, *stream
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from the uniform distribution :math:`\mathcal{U}(a, b)`.
 
@@ -183,30 +158,13 @@ def uniform_(
         tensor: an n-dimensional `torch.Tensor`
         a: the lower bound of the uniform distribution
         b: the upper bound of the uniform distribution
-        generator: the torch Generator to sample from (default: None)
-        seed: a 64-bit stream key; uses no generator (keyword only)
-        offset: stream position of the first element (keyword only)
-        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
-            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    if _has_torch_function(tensor):
-        return torch.overrides.handle_torch_function(
-            uniform_, (tensor,), tensor=tensor, a=a, b=b, generator=generator, seed=seed, offset=offset,
-            global_shape=global_shape, start=start,
-        )
-    return _no_grad_uniform_(tensor, a, b, generator, seed=seed, offset=offset, global_shape=global_shape, start=start)
+    return fill(UNIFORM, tensor, (a, b), generator, stream)
 
 
+@random_function(torch_function=True)
 def normal_(
-    tensor: Tensor,
-    mean: float = 0.0,
-    std: float = 1.0,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Optional[torch.Generator] = None, *stream
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from the normal distribution
     :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
@@ -219,22 +177,11 @@ def normal_(
         tensor: an n-dimensional `torch.Tensor`
         mean: the mean of the normal distribution
         std: the standard deviation of the normal distribution
-        generator: the torch Generator to sample from (default: None)
-        seed: a 64-bit stream key; uses no generator (keyword only)
-        offset: stream position of the first element (keyword only)
-        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
-            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    if _has_torch_function(tensor):
-        return torch.overrides.handle_torch_function(
-            normal_, (tensor,), tensor=tensor, mean=mean, std=std, generator=generator, seed=seed, offset=offset,
-            global_shape=global_shape, start=start,
-        )
-    return _no_grad_normal_(
-        tensor, mean, std, generator, seed=seed, offset=offset, global_shape=global_shape, start=start
-    )
+    return fill(NORMAL, tensor, (mean, std), generator, stream)
 
 
+@random_function()
 def trunc_normal_(
     tensor: Tensor,
     mean: float = 0.0,
@@ -242,11 +189,7 @@ def trunc_normal_(
     a: float = -2.0,
     b: float = 2.0,
     generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
+    *stream,
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from a truncated normal distribution: the normal
     distribution :math:`\mathcal{N}(\text{mean}, \text{std}^2)` restricted to :math:`[a, b]`.
@@ -262,15 +205,8 @@ def trunc_normal_(
         std: the standard deviation of the normal distribution
         a: the minimum cutoff value
         b: the maximum cutoff value
-        generator: the torch Generator to sample from (default: None)
-        seed: a 64-bit stream key; uses no generator (keyword only)
-        offset: stream position of the first element (keyword only)
-        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
-            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    return _no_grad_trunc_normal_(
-        tensor, mean, std, a, b, generator=generator, seed=seed, offset=offset, global_shape=global_shape, start=start
-    )
+    return fill(TRUNC_NORMAL, tensor, (mean, std, a, b), generator, stream)
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
@@ -300,104 +236,71 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _kaiming_doc(summary):
+    """Sets a Kaiming function's docstring: its own summary, the Args they share."""
+
+    def set_doc(body):
+        body.__doc__ = summary + """
+    As torch's (zero-element tensors warn and are left alone), plus ``seed=``/``offset=``.
+
+    Args:
+        tensor: an n-dimensional `torch.Tensor`
+        a: the negative slope of the rectifier used after this layer (only used with ``'leaky_relu'``)
+        mode: either ``'fan_in'`` (default) or ``'fan_out'``
+        nonlinearity: the non-linear function (`nn.functional` name), recommended to use only with
+            ``'relu'`` or ``'leaky_relu'`` (default).
+    """
+        return body
+
+    return set_doc
+
+
+def _kaiming_std(tensor, a, mode, nonlinearity, stream):
+    """The Kaiming std, or None for a zero-element tensor (torch warns and leaves it alone)."""
+    if 0 in tensor.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
+        return None
+    fan = _calculate_correct_fan(logical_tensor(tensor, stream), mode)
+    gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
+    return gain / math.sqrt(fan)
+
+
+@random_function(torch_function=True)
+@_kaiming_doc(r"""Fill the input `Tensor` with values using a Kaiming uniform distribution (He et al., 2015):
+    :math:`\mathcal{U}(-\text{bound}, \text{bound})`, :math:`\text{bound} = \text{gain} \times
+    \sqrt{\frac{3}{\text{fan\_mode}}}`.
+""")
 def kaiming_uniform_(
     tensor: Tensor,
     a: float = 0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
     generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
+    *stream,
 ) -> Tensor:
-    r"""Fill the input `Tensor` with values using a Kaiming uniform distribution (He et al., 2015):
-    :math:`\mathcal{U}(-\text{bound}, \text{bound})`, :math:`\text{bound} = \text{gain} \times
-    \sqrt{\frac{3}{\text{fan\_mode}}}`.
-
-    As torch's (zero-element tensors warn and are left alone), plus ``seed=``/``offset=``.
-
-    Args:
-        tensor: an n-dimensional `torch.Tensor`
-        a: the negative slope of the rectifier used after this layer (only used with ``'leaky_relu'``)
-        mode: either ``'fan_in'`` (default) or ``'fan_out'``
-        nonlinearity: the non-linear function (`nn.functional` name), recommended to use only with
-            ``'relu'`` or ``'leaky_relu'`` (default).
-        generator: the torch Generator to sample from (default: None)
-        seed: a 64-bit stream key; uses no generator (keyword only)
-        offset: stream position of the first element (keyword only)
-        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
-            ``global_shape`` and gets the values the whole would get there (keyword only)
-    """
-    if _has_torch_function(tensor):
-        return torch.overrides.handle_torch_function(
-            kaiming_uniform_,
-            (tensor,),
-            tensor=tensor,
-            a=a,
-            mode=mode,
-            nonlinearity=nonlinearity,
-            generator=generator,
-            seed=seed,
-            offset=offset,
-            global_shape=global_shape,
-            start=start,
-        )
-
-    if 0 in tensor.shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+    std = _kaiming_std(tensor, a, mode, nonlinearity, stream)
+    if std is None:
         return tensor
-    fan = _calculate_correct_fan(_logical(tensor, global_shape), mode)
-    gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
-    std = gain / math.sqrt(fan)
     bound = math.sqrt(3.0) * std  # Calculate uniform bounds from standard deviation
-    return _no_grad_uniform_(
-        tensor, -bound, bound, generator, seed=seed, offset=offset, global_shape=global_shape, start=start
-    )
+    return fill(UNIFORM, tensor, (-bound, bound), generator, stream)
 
 
+@random_function()
+@_kaiming_doc(r"""Fill the input `Tensor` with values using a Kaiming normal distribution (He et al., 2015):
+    :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \frac{\text{gain}}{\sqrt{\text{fan\_mode}}}`.
+""")
 def kaiming_normal_(
     tensor: Tensor,
     a: float = 0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
     generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
+    *stream,
 ) -> Tensor:
-    r"""Fill the input `Tensor` with values using a Kaiming normal distribution (He et al., 2015):
-    :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \frac{\text{gain}}{\sqrt{\text{fan\_mode}}}`.
-
-    As torch's (zero-element tensors warn and are left alone), plus ``seed=``/``offset=``.
-
-    Args:
-        tensor: an n-dimensional `torch.Tensor`
-        a: the negative slope of the rectifier used after this layer (only used with ``'leaky_relu'``)
-        mode: either ``'fan_in'`` (default) or ``'fan_out'``
-        nonlinearity: the non-linear function (`nn.functional` name), recommended to use only with
-            ``'relu'`` or ``'leaky_relu'`` (default).
-        generator: the torch Generator to sample from (default: None)
-        seed: a 64-bit stream key; uses no generator (keyword only)
-        offset: stream position of the first element (keyword only)
-        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
-            ``global_shape`` and gets the values the whole would get there (keyword only)
-    """
-    if 0 in tensor.shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+    std = _kaiming_std(tensor, a, mode, nonlinearity, stream)
+    if std is None:
         return tensor
-    fan = _calculate_correct_fan(_logical(tensor, global_shape), mode)
-    gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
-    std = gain / math.sqrt(fan)
-    return _no_grad_normal_(tensor, 0, std, generator, seed=seed, offset=offset, global_shape=global_shape, start=start)
-
-
-def _logical(tensor: Tensor, global_shape) -> Tensor:
-    """The tensor whose fans count: the logical tensor of a window (a DTensor's shape is global)."""
-    return tensor if global_shape is None else torch.empty(tuple(global_shape), device="meta")
+    return fill(NORMAL, tensor, (0, std), generator, stream)
 
 
 def _finite_gain(gain, source: str) -> float:
@@ -416,16 +319,8 @@ def _xavier_std(tensor: Tensor, gain: float) -> float:
     return gain * math.sqrt(2.0 / float(fan_in + fan_out))
 
 
-def xavier_uniform_(
-    tensor: Tensor,
-    gain: float = 1.0,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
-) -> Tensor:
+@random_function()
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
     r"""Fill the input `Tensor` with values using a Xavier uniform distribution (Glorot & Bengio,
     2010): :math:`\mathcal{U}(-a, a)`, :math:`a = \text{gain} \times \sqrt{\frac{6}{\text{fan\_in} +
     \text{fan\_out}}}`.
@@ -436,26 +331,13 @@ def xavier_uniform_(
     Args:
         tensor: an n-dimensional `torch.Tensor`
         gain: an optional scaling factor
-        generator: the torch Generator to sample from (default: None)
-        seed: a 64-bit stream key; uses no generator (keyword only)
-        offset: stream position of the first element (keyword only)
-        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
-            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    a = math.sqrt(3.0) * _xavier_std(_logical(tensor, global_shape), gain)  # uniform bounds from the std
-    return _no_grad_uniform_(tensor, -a, a, generator, seed=seed, offset=offset, global_shape=global_shape, start=start)
+    a = math.sqrt(3.0) * _xavier_std(logical_tensor(tensor, stream), gain)  # uniform bounds from the std
+    return fill(UNIFORM, tensor, (-a, a), generator, stream)
 
 
-def xavier_normal_(
-    tensor: Tensor,
-    gain: float = 1.0,
-    generator: Optional[torch.Generator] = None,
-    *,
-    seed: Optional[int] = None,
-    offset: int = 0,
-    global_shape: Optional[Sequence[int]] = None,
-    start: Optional[Sequence[int]] = None,
-) -> Tensor:
+@random_function()
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
     r"""Fill the input `Tensor` with values using a Xavier normal distribution (Glorot & Bengio,
     2010): :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \text{gain} \times
     \sqrt{\frac{2}{\text{fan\_in} + \text{fan\_out}}}`.
@@ -466,11 +348,6 @@ def xavier_normal_(
     Args:
         tensor: an n-dimensional `torch.Tensor`
         gain: an optional scaling factor
-        generator: the torch Generator to sample from (default: None)
-        seed: a 64-bit stream key; uses no generator (keyword only)
-        offset: stream position of the first element (keyword only)
-        global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape
-            ``global_shape`` and gets the values the whole would get there (keyword only)
     """
-    std = _xavier_std(_logical(tensor, global_shape), gain)
-    return _no_grad_normal_(tensor, 0.0, std, generator, seed=seed, offset=offset, global_shape=global_shape, start=start)
+    std = _xavier_std(logical_tensor(tensor, stream), gain)
+    return fill(NORMAL, tensor, (0.0, std), generator, stream)

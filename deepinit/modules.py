@@ -81,7 +81,7 @@ class _Seeded:
     """torch.nn.init twins that give every parameter its own key and record what they fill."""
 
     def __init__(self, seed, params):
-        from .distributed import is_dtensor
+        from ._shards import is_dtensor
 
         self.seed = seed
         self.by_id = {id(p): name for name, p in params.items()}
@@ -96,7 +96,7 @@ class _Seeded:
     def name_of(self, tensor):
         """The key name of a tensor being filled: its parameter's name, or that name and where a
         view lies in it; None for tensors that are not (views of) parameters."""
-        from .distributed import is_dtensor
+        from ._shards import is_dtensor
 
         if not isinstance(tensor, torch.Tensor):
             return None

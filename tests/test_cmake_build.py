@@ -1,5 +1,5 @@
-"""The CMake build (CMakeLists.txt): it builds the torch-free core's C++ unit tests, which ctest
-runs, and the op library, which torch.ops.load_library loads into a fresh interpreter (the
+"""The CMake build (CMakeLists.txt): it builds the torch-free C++ unit tests (the core's, and the
+CUDA kernel's tiling simulated on the host against the scalar kernel), which ctest runs, and the op library, which torch.ops.load_library loads into a fresh interpreter (the
 namespace can be registered once per process) to give the same values as deepinit._C."""
 
 import os
@@ -41,10 +41,11 @@ def cmake_build(pytestconfig):
     # The build takes minutes on a small machine the first time: show its progress, not silence.
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
-        # The core's tests and the op library; the kernels' concurrency test runs in CI under
-        # ThreadSanitizer, where its own build belongs.
+        # The core's tests, the CUDA tiling simulated on the host, and the op library; the kernels'
+        # concurrency test runs in CI under ThreadSanitizer, where its own build belongs.
         build = subprocess.Popen([cmake, "--build", str(BUILD), "--parallel", "--target", "deepinit_core_tests",
-                                  "deepinit_ops"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                  "deepinit_warp_sim_tests", "deepinit_ops"], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
         output = []
         for line in build.stdout:
             output.append(line)
@@ -57,9 +58,10 @@ def cmake_build(pytestconfig):
     return BUILD
 
 
-def test_core_unit_tests_pass_under_ctest(cmake_build):
+@pytest.mark.parametrize("suite", ["core_tests", "warp_sim_tests"])
+def test_cpp_unit_tests_pass_under_ctest(cmake_build, suite):
     ctest = str(Path(_tool("cmake")).with_name("ctest"))
-    result = subprocess.run([ctest, "--test-dir", str(cmake_build), "-R", "^core_tests$", "--output-on-failure"],
+    result = subprocess.run([ctest, "--test-dir", str(cmake_build), "-R", f"^{suite}$", "--output-on-failure"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -104,3 +104,26 @@ def test_ops_validate_too(op, args):
     with pytest.raises(RuntimeError):
         op(t, *args, seed=1)
     assert torch.all(t == 7.0)
+
+
+# Meta tensors go through the ops' fakes (deepinit/_ops.py), which run the kernels' own checks.
+META_CASES = [c for c in CASES if c[0] not in ("sparse tensor", "seed and generator")] + [
+    ("window of another rank", lambda t: deepinit.normal_(t, seed=1, global_shape=(4, 4, 4), start=(0, 0, 0)), None,
+     RuntimeError, "one entry per dim"),
+    ("window past the end", lambda t: deepinit.normal_(t, seed=1, global_shape=(6, 6), start=(3, 0)), None,
+     RuntimeError, "does not fit"),
+    ("window without start", lambda t: deepinit.normal_(t, seed=1, global_shape=(6, 6)), None, ValueError,
+     "needs both"),
+]
+
+
+@pytest.mark.parametrize("name,call,make,error,text", META_CASES, ids=[c[0] for c in META_CASES])
+def test_meta_tensors_raise_what_real_ones_raise(name, call, make, error, text):
+    def raised(device):
+        tensor = make(device) if make else torch.full((4, 4), 7.0, device=device)
+        with pytest.raises(error) as info:
+            call(tensor)
+        return type(info.value), str(info.value).split("\nException raised from")[0]
+
+    assert raised("meta") == raised("cpu")
+    assert text in raised("meta")[1]

@@ -29,7 +29,7 @@ def cpu_capabilities():
     """The CPU kernels this machine can run (the first is the default)."""
     torch.ops.deepinit._cpu_capability()
     found = []
-    for name in ("avx512vl", "avx2", "cuda_warp_sim", "scalar"):
+    for name in ("avx512vl", "avx2", "scalar"):
         try:
             previous = torch.ops.deepinit._set_cpu_capability(name)
         except RuntimeError:

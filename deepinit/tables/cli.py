@@ -1,0 +1,81 @@
+"""``python -m deepinit table``: write, resume, finish or verify a table file from the shell."""
+
+import sys
+
+from .format import DTYPES, INITS, TableError, TableRefused, make_request, verify_table_file
+from .journal import finish_table_file, init_table_file
+
+def _parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m deepinit table",
+        description="Initialise a table larger than memory into a .npy or .safetensors file: atomic, resumable, "
+                    "verifiable, and writable by several processes at once (docs/tables.md).")
+    parser.add_argument("path", help="the table file, .npy or .safetensors")
+    parser.add_argument("--shape", help="sizes joined by x, e.g. 1000000x128")
+    parser.add_argument("--init", default="normal_", choices=list(INITS))
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
+    parser.add_argument("--name", default="weight", help="tensor name in a .safetensors file")
+    parser.add_argument("--chunk-mb", type=float, default=256, help="rows generated and written at a time (MB)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing file, start a partial one over")
+    parser.add_argument("--resume", action="store_true", help="continue a partial table of the same request")
+    parser.add_argument("--rows", metavar="START:STOP", help="write only these rows (one of several writers)")
+    parser.add_argument("--finish", action="store_true", help="make the table once every row range is written")
+    parser.add_argument("--verify", action="store_true", help="recompute PATH from its stored request and compare")
+    parser.add_argument("--sample", type=int, metavar="N", help="with --verify: only N chunks chosen at random")
+    for arg in ("a", "b", "mean", "std", "gain", "scale"):
+        parser.add_argument(f"--{arg}", type=float)
+    parser.add_argument("--mode", choices=["fan_in", "fan_out", "fan_avg"])
+    parser.add_argument("--nonlinearity")
+    parser.add_argument("--distribution", choices=["truncated_normal", "normal", "uniform"])
+    return parser
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.verify:
+            result = verify_table_file(args.path, sample=args.sample)
+            print(result.message)
+            return 0 if result.ok else 1
+        if args.finish:
+            print(finish_table_file(args.path, overwrite=args.overwrite))
+            return 0
+        if args.shape is None or args.seed is None:
+            parser.error("the following arguments are required to write a table: --shape, --seed")
+        try:
+            shape = tuple(int(n) for n in args.shape.lower().split("x"))
+        except ValueError:
+            parser.error(f"--shape: invalid shape {args.shape!r}: write sizes joined by x, like 1000000x128")
+        rows = None
+        if args.rows is not None:
+            try:
+                rows = tuple(int(n) for n in args.rows.split(":"))
+                assert len(rows) == 2
+            except (ValueError, AssertionError):
+                parser.error(f"--rows: invalid range {args.rows!r}: write START:STOP, like 0:1000000")
+        init_kwargs = {k: getattr(args, k) for k in ("a", "b", "mean", "std", "gain", "scale", "mode", "nonlinearity",
+                                                     "distribution") if getattr(args, k) is not None}
+        try:
+            make_request(args.path, shape, args.init, args.seed, args.offset, args.dtype, args.name, init_kwargs)
+        except ValueError as error:
+            parser.error(str(error))
+        init_table_file(args.path, shape, args.init, seed=args.seed, offset=args.offset, dtype=args.dtype,
+                        name=args.name, chunk_bytes=max(1, int(args.chunk_mb * (1 << 20))), progress=not args.quiet,
+                        overwrite=args.overwrite, resume=args.resume, rows=rows, **init_kwargs)
+        return 0
+    except (TableRefused, ValueError) as error:
+        print(f"python -m deepinit table: error: {error}", file=sys.stderr)
+        return 2
+    except TableError as error:
+        print(f"python -m deepinit table: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\npython -m deepinit table: interrupted; run the same command with --resume to continue",
+              file=sys.stderr)
+        return 130

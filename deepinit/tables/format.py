@@ -1,0 +1,210 @@
+"""What a table file holds: the request that decides its bytes, its header (.npy or
+.safetensors), and the check of a finished file against the request stored with it."""
+
+import io
+import json
+import math
+import os
+import random
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..functions import FUNCTIONS
+
+# The initialisers that can fill any block of a table (they take a window), by name.
+INITS = {f.name: f.function for f in FUNCTIONS if f.window and not f.name.startswith("_")}
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
+SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
+NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
+FORMATS = (".npy", ".safetensors")
+STREAM_CONTRACT = "deepinit v1"
+REQUEST_KEY = "deepinit"  # the safetensors metadata key that holds the request
+
+
+class TableError(RuntimeError):
+    """A table could not be written, verified or finished; the message says why and what to do."""
+
+
+class TableRefused(TableError):
+    """Refused before anything was written: the destination exists, a partial table is in the
+    way, or the disk is too small."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything that decides a table's bytes."""
+
+    path: str
+    shape: tuple
+    init: str
+    seed: int
+    offset: int
+    dtype: str
+    name: str
+    init_kwargs: tuple  # sorted (key, value) pairs
+
+    @property
+    def torch_dtype(self):
+        return DTYPES[self.dtype]
+
+    @property
+    def suffix(self):
+        return os.path.splitext(self.path)[1].lower()
+
+    @property
+    def row_bytes(self):
+        return math.prod(self.shape[1:]) * torch.tensor([], dtype=self.torch_dtype).element_size()
+
+    @property
+    def data_bytes(self):
+        return self.shape[0] * self.row_bytes
+
+    def describe(self) -> dict:
+        """The request as JSON-able data: what is stored with the table and its partial file."""
+        return {"stream_contract": STREAM_CONTRACT, "shape": list(self.shape), "dtype": self.dtype, "init": self.init,
+                "init_kwargs": dict(self.init_kwargs), "seed": self.seed, "offset": self.offset,
+                "format": self.suffix, "name": self.name}
+
+    def header(self) -> bytes:
+        if self.suffix == ".npy":
+            buffer = io.BytesIO()
+            np.lib.format.write_array_header_2_0(buffer, {"descr": np.dtype(NUMPY_DTYPES[self.torch_dtype]).str,
+                                                          "fortran_order": False, "shape": self.shape})
+            return buffer.getvalue()
+        header = {self.name: {"dtype": SAFETENSORS_DTYPES[self.torch_dtype], "shape": list(self.shape),
+                              "data_offsets": [0, self.data_bytes]}}
+        metadata = {"init": self.init, "seed": str(self.seed), "offset": str(self.offset),
+                    "stream_contract": STREAM_CONTRACT, **{k: str(v) for k, v in self.init_kwargs},
+                    REQUEST_KEY: json.dumps(self.describe(), sort_keys=True)}
+        header["__metadata__"] = metadata
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
+        return len(text).to_bytes(8, "little") + text
+
+    def fill_rows(self, out, start):
+        """out: rows start .. start + len(out) of the table."""
+        window = (start,) + (0,) * (len(self.shape) - 1)
+        INITS[self.init](out, seed=self.seed, offset=self.offset, global_shape=self.shape, start=window,
+                         **dict(self.init_kwargs))
+        return out
+
+
+def make_request(path, shape, init, seed, offset, dtype, name, init_kwargs) -> Request:
+    """A checked Request: ValueError (naming the argument) for anything that would fail later."""
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"write a .npy or a .safetensors file, not {path!r}")
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
+    if isinstance(dtype, torch.dtype):
+        dtype = {v: k for k, v in DTYPES.items()}.get(dtype, str(dtype))
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+    if suffix == ".npy" and DTYPES[dtype] not in NUMPY_DTYPES:
+        raise ValueError(f"{dtype} has no NumPy dtype: write a .safetensors file instead")
+    shape = tuple(int(n) for n in shape)
+    if len(shape) == 0 or any(n < 0 for n in shape):
+        raise ValueError(f"shape must have at least one dim and no negative size, got {shape}")
+    for value, what in ((seed, "seed"), (offset, "offset")):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{what} must be an int, but got {value!r} (a file is reproducible only from a seed)")
+    request = Request(path, shape, init, int(seed), int(offset), dtype, str(name), tuple(sorted(init_kwargs.items())))
+    # The initialiser checks its own arguments: on one row of the table, in memory, before any file.
+    try:
+        request.fill_rows(torch.empty((min(1, shape[0]),) + shape[1:], dtype=DTYPES[dtype]), 0)
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise ValueError(f"{init}: {error}") from error
+    return request
+
+
+def sidecar_path(path):
+    """The request of a .npy table (a .safetensors file holds it in its metadata)."""
+    return f"{path}.deepinit.json"
+
+
+def request_from(described, path):
+    if described.get("stream_contract") != STREAM_CONTRACT:
+        raise TableError(f"{path}: written under stream contract {described.get('stream_contract')!r}, "
+                         f"not {STREAM_CONTRACT!r}")
+    return Request(os.fspath(path), tuple(described["shape"]), described["init"], described["seed"],
+                   described["offset"], described["dtype"], described["name"],
+                   tuple(sorted(described["init_kwargs"].items())))
+
+
+def stored_request(path) -> Request:
+    """The request stored with a finished table: safetensors metadata, or a .npy file's sidecar."""
+    path = os.fspath(path)
+    if path.lower().endswith(".safetensors"):
+        with open(path, "rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(length))
+        described = header.get("__metadata__", {}).get(REQUEST_KEY)
+        if described is None:
+            raise TableError(f"{path}: its metadata holds no deepinit request to verify against")
+        return request_from(json.loads(described), path)
+    sidecar = sidecar_path(path)
+    if not os.path.exists(sidecar):
+        raise TableError(f"{path}: {sidecar}, which holds the request to verify against, is missing")
+    return request_from(json.load(open(sidecar)), path)
+
+
+@dataclass
+class Verification:
+    ok: bool
+    rows_checked: int
+    first_bad_row: Optional[int]  # the first row whose bytes differ, or None
+    message: str
+
+
+def verify_table_file(path, sample=None, chunk_bytes=64 << 20, random_seed=None) -> Verification:
+    """Recomputes the table at `path` from the request stored with it and compares every byte:
+    all of it, or `sample` chunks chosen at random. Reports the first row that differs (bit
+    rot, a truncated copy, another table under the same name)."""
+    path = os.fspath(path)
+    request = stored_request(path)
+    header_bytes = len(request.header())
+    expected_size = header_bytes + request.data_bytes
+    size = os.path.getsize(path)
+    rows, row_bytes = request.shape[0], request.row_bytes
+    if size != expected_size:
+        first = max(0, (size - header_bytes) // row_bytes) if row_bytes else 0
+        return Verification(False, 0, min(first, rows),
+                            f"{path}: {size} bytes where the request makes {expected_size} (truncated or padded)")
+    with open(path, "rb") as f:
+        if f.read(header_bytes) != request.header():
+            return Verification(False, 0, None, f"{path}: the header is not the one its request makes")
+    rows_per_chunk = max(1, chunk_bytes // max(1, row_bytes))
+    chunks = list(range(0, rows, rows_per_chunk))
+    if sample is not None and sample < len(chunks):
+        chunks = sorted(random.Random(random_seed).sample(chunks, sample))
+    checked = 0
+    buffer = torch.empty((min(rows_per_chunk, max(rows, 1)),) + request.shape[1:], dtype=request.torch_dtype)
+    with open(path, "rb") as f:
+        for r0 in chunks:
+            r1 = min(rows, r0 + rows_per_chunk)
+            expected = request.fill_rows(buffer[: r1 - r0], r0).view(torch.uint8).numpy().reshape(r1 - r0, -1)
+            f.seek(header_bytes + r0 * row_bytes)
+            actual = np.frombuffer(f.read((r1 - r0) * row_bytes), dtype=np.uint8).reshape(r1 - r0, -1)
+            bad = np.flatnonzero((actual != expected).any(axis=1))
+            if bad.size:
+                return Verification(False, checked, r0 + int(bad[0]), f"{path}: row {r0 + int(bad[0])} differs")
+            checked += r1 - r0
+    what = "every row" if sample is None or checked == rows else f"{checked} rows in {len(chunks)} random chunks"
+    return Verification(True, checked, None, f"{path}: {what} as the request makes them")
+
+
+def read_safetensors(path, name="weight", mmap=True) -> torch.Tensor:
+    """The tensor `name` of a .safetensors file written by init_table_file (memory-mapped copy-on-write)."""
+    with open(path, "rb") as f:
+        length = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(length))
+    entry = header[name]
+    dtype = {v: k for k, v in SAFETENSORS_DTYPES.items()}[entry["dtype"]]
+    begin, end = entry["data_offsets"]
+    raw = np.memmap(path, dtype=np.uint8, mode="c", offset=8 + length + begin, shape=(end - begin,)) if mmap else \
+        np.fromfile(path, dtype=np.uint8, offset=8 + length + begin, count=end - begin)
+    return torch.from_numpy(np.asarray(raw)).view(dtype).view(entry["shape"])
