@@ -1,4 +1,4 @@
-"""An independent NumPy model of stream contract v1 (docs/stream.md), written from the
+"""An independent NumPy model of stream contract v2 (docs/stream.md), written from the
 contract's text and Random123's definition of Philox4x32-10, sharing no code with csrc/."""
 
 import numpy as np
@@ -57,3 +57,13 @@ def uniform(n, seed, offset, dtype):
         return (r >> np.uint64(12)).astype(np.float64) * 2.0**-52 + 2.0**-53
     r = uniform_bits(n, seed, offset, wide=False)
     return ((r >> np.uint32(9)).astype(np.float64) * 2.0**-23 + 2.0**-24).astype(np.float32)
+
+
+def quantile_uniform(n, seed, offset, dtype):
+    """u of each element as the quantile fills (normal_, trunc_normal_) take it, exactly, in
+    float64: u = (r + 1/2) 2^-32 for 32-bit-or-narrower dtypes (contract v2), the float64
+    grid for float64."""
+    if dtype == "float64":
+        return uniform(n, seed, offset, dtype)
+    r = uniform_bits(n, seed, offset, wide=False)
+    return (r.astype(np.float64) + 0.5) * 2.0**-32

@@ -1,4 +1,4 @@
-"""Stream contract v1: exact values against the independent NumPy model (tests/reference.py),
+"""Stream contract v2: exact values against the independent NumPy model (tests/reference.py),
 and the promises that follow from it (threads, chunks, views, instruction sets)."""
 
 import numpy as np
@@ -54,7 +54,7 @@ def test_normal_is_the_quantile_of_the_contract_uniform(device, seed, offset):
     n = 200_000
     for dtype, tolerance in ((torch.float32, None), (torch.float64, 1e-14)):
         t = deepinit.normal_(torch.empty(n, dtype=dtype, device=device), seed=seed, offset=offset).cpu().double().numpy()
-        exact = ndtri(reference.uniform(n, seed, offset, compute_dtype(dtype)).astype(np.float64))
+        exact = ndtri(reference.quantile_uniform(n, seed, offset, compute_dtype(dtype)))
         if dtype == torch.float32:
             ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
             assert np.max(np.abs(t - exact) / ulp) <= 4.0

@@ -1,14 +1,22 @@
-"""Fit the float32 inverse-normal-CDF pieces and write csrc/core/normal_quantile_f32_table.h.
+"""Fit the float32 inverse normal CDF of stream contract v2 and write csrc/core/normal_quantile_f32_table.h.
 
-The float32 quantile is piecewise polynomial (no division), evaluated in float32 with
-explicit multiplies and adds (no fused multiply-add), in the same order on every backend:
+The float32 quantile Phi^-1(p), p <= 1/2, is evaluated from p and a = 1/2 - p, each given
+times 2^33 (stream.h's half uniform), in float32 with fused multiply-adds at the places written,
+in the same order on every backend (normal_quantile.h):
 
-    central piece, q = p - 1/2 in [-CENTRAL_LIMIT, 0]:  x = q * P0(t),  t = (q*q - mid0) * inv_half0
-    tail piece k,  r = sqrt(-log p) in [r_k, r_k+1]:     x = -Pk(t),    t = (r - mid_k) * inv_half_k
+    central, p >= P_CENTRAL:  l = log2(4 p (1 - p)) <= 0,  x = (2^33 a) * Q(l),  Q a polynomial in
+        l (Horner) whose coefficients carry the factor 2^-33 and the signs (x < 0, l < 0); the
+        log from y = 4p(1-p) = 2^k (1 + f), 1 + f in [sqrt(1/2), sqrt(2)): l = k + f S(f)
+    tail piece j, r = sqrt(-log p) in [r_j, r_j+1]:  x = -T_j(t),  t = (r - mid_j) * inv_half_j
 
-Each Pk is a near-minimax fit (Lawson's iteratively reweighted least squares) of the
-relative error against scipy.special.ndtri / ndtri_exp, in float64, rounded to float32.
-Past the last tail piece the core switches to an asymptotic expansion (normal_quantile.h).
+P, S and the T_j are relative (S: absolute) minimax fits (Lawson's iteratively reweighted least
+squares) against scipy.special.ndtri / ndtri_exp in float64; their coefficients are rounded to
+float32 from the highest degree down, each rounding followed by a refit of the lower ones, so
+that the rounded polynomial is as good as the fit allows. Past the last tail piece the core
+switches to an asymptotic expansion (normal_quantile.h).
+
+P_CENTRAL is where 4p(1-p) = e^-6: 0.124% of the stream's uniforms (both tails) leave the
+central piece, rarely enough that SIMD registers and GPU warps almost never run the tail.
 
 The coefficients are data, not code: rerun this script and commit its output to change them.
 Usage: python tools/fit_normal_quantile.py > csrc/core/normal_quantile_f32_table.h
@@ -17,73 +25,140 @@ Usage: python tools/fit_normal_quantile.py > csrc/core/normal_quantile_f32_table
 import numpy as np
 from scipy.special import ndtri, ndtri_exp
 
-DEGREE = 9
-CENTRAL_LIMIT = 0.36  # |p - 1/2| below which the central piece is used
+W_CENTRAL = 6.0  # the central piece: -log(4p(1-p)) up to this
+P_CENTRAL = float(np.float32(np.exp(-W_CENTRAL) / (2 * (1 + np.sqrt(-np.expm1(-W_CENTRAL))))))
+V_FIT = float(-np.log2(4 * P_CENTRAL * (1 - P_CENTRAL))) + 0.01  # a margin for the rounding of v
+CENTRAL_DEGREE = 10
+LOG_DEGREE = 7
 # Tail pieces in r = sqrt(-log p); the first starts where the central piece ends.
-TAIL_BREAKS = [float(np.sqrt(-np.log(0.5 - CENTRAL_LIMIT))), 2.5, 4.1, 9.5, 27.0]
-SAMPLES = 20000
+TAIL_DEGREE = 9
+TAIL_BREAKS = [float(np.sqrt(-np.log(P_CENTRAL))), 4.1, 9.5, 27.0]
+SAMPLES = 30000
 
 
-def lawson_fit(t, y, degree, iterations=400):
-    """Polynomial in t minimising max |P(t) - y| / |y| (Lawson's IRLS)."""
-    vander = np.vander(t, degree + 1, increasing=True)
-    relative = 1.0 / np.abs(y)
-    weights = np.full_like(t, 1.0 / len(t))
+def _weighted_fit(columns, y, scale, iterations):
+    """Coefficients minimising max |columns @ c - y| * scale (Lawson's IRLS)."""
+    weights = np.full(len(y), 1.0 / len(y))
     for _ in range(iterations):
-        scale = np.sqrt(weights) * relative
-        coef, *_ = np.linalg.lstsq(vander * scale[:, None], y * scale, rcond=None)
-        err = np.abs(vander @ coef - y) * relative
+        root = np.sqrt(weights) * scale
+        coef, *_ = np.linalg.lstsq(columns * root[:, None], y * root, rcond=None)
+        err = np.abs(columns @ coef - y) * scale
         weights = weights * err + 1e-300
         weights /= weights.sum()
     return coef, float(err.max())
 
 
-def fit_pieces():
+def fit_rounded(x, y, degree, relative=True, iterations=400):
+    """Polynomial in x, coefficients rounded to float32 from the top degree down, each rounding
+    followed by a refit of the rest; returns the float32 coefficients and the max error of
+    the rounded polynomial in float64 (relative or absolute)."""
+    vander = np.vander(x, degree + 1, increasing=True)
+    scale = 1.0 / np.abs(y) if relative else np.ones_like(y)
+    fixed = {}
+    for k in range(degree, -1, -1):
+        free = [j for j in range(degree + 1) if j not in fixed]
+        rest = y - sum(c * vander[:, j] for j, c in fixed.items())
+        coef, _ = _weighted_fit(vander[:, free], rest, scale, iterations)
+        fixed[k] = np.float32(coef[free.index(k)])
+    c32 = np.array([fixed[j] for j in range(degree + 1)], dtype=np.float32)
+    err = float(np.max(np.abs(vander @ c32.astype(np.float64) - y) * scale))
+    return c32, err
+
+
+def fit_central():
+    """Q(l) = 2^-33 Phi^-1(p) / a on l = log2(4p(1-p)) in [-V_FIT, 0]: fitted as P(v) = -Q(-v) on
+    v's float32 grid, as the kernels compute it. (Scaling by a power of two and flipping signs are
+    exact: the rounded coefficients of Q are those of the fit times -2^-33 (-1)^k.)"""
+    v = np.unique(np.concatenate([np.linspace(1e-7, V_FIT, SAMPLES),
+                                  V_FIT / 2 - V_FIT / 2 * np.cos(np.linspace(0, np.pi, SAMPLES))]))
+    v = np.unique(v.astype(np.float32)).astype(np.float64)
+    v = v[v > 0]
+    w = v * np.log(2)
+    s = np.sqrt(-np.expm1(-w))  # 2a
+    p = np.exp(-w) / (2 * (1 + s))  # (1 - s) / 2 without cancellation
+    coef, err = fit_rounded(v, ndtri(p) / -(s / 2), CENTRAL_DEGREE)
+    signs = np.array([-(-1.0) ** k for k in range(len(coef))], dtype=np.float32)
+    return (coef * signs * np.float32(2.0**-33)).astype(np.float32), err
+
+
+def fit_log():
+    """S(f) with log2(1 + f) = f S(f) on the reduced mantissa range, absolute error of the log."""
+    f = np.linspace(np.sqrt(0.5) - 1, np.sqrt(2) - 1, SAMPLES)
+    f = f[np.abs(f) > 1e-6]
+    target = np.log1p(f) / np.log(2) / f
+    vander = np.vander(f, LOG_DEGREE + 1, increasing=True)
+    fixed = {}
+    for k in range(LOG_DEGREE, -1, -1):
+        free = [j for j in range(LOG_DEGREE + 1) if j not in fixed]
+        rest = target - sum(c * vander[:, j] for j, c in fixed.items())
+        coef, _ = _weighted_fit(vander[:, free], rest, np.abs(f), 400)
+        fixed[k] = np.float32(coef[free.index(k)])
+    c32 = np.array([fixed[j] for j in range(LOG_DEGREE + 1)], dtype=np.float32)
+    err = float(np.max(np.abs(vander @ c32.astype(np.float64) - target) * np.abs(f)))
+    return c32, err
+
+
+def fit_tails():
     pieces = []
-    # Central piece: x / q as a function of s = q^2.
-    q = np.linspace(1e-6, CENTRAL_LIMIT, SAMPLES)
-    s_lo, s_hi = 0.0, CENTRAL_LIMIT**2
-    pieces.append(("central", s_lo, s_hi, q * q, ndtri(0.5 - q) / -q))
     for r_lo, r_hi in zip(TAIL_BREAKS[:-1], TAIL_BREAKS[1:]):
         r = np.linspace(r_lo, r_hi, SAMPLES)
-        pieces.append(("tail", r_lo, r_hi, r, -ndtri_exp(-r * r)))
-    table = []
-    for kind, lo, hi, v, y in pieces:
-        mid, half = (lo + hi) / 2, (hi - lo) / 2
-        coef, err = lawson_fit((v - mid) / half, y, DEGREE)
-        table.append((kind, lo, hi, np.float32(mid), np.float32(1 / half), coef.astype(np.float32), err))
-    return table
+        mid, half = np.float32((r_lo + r_hi) / 2), np.float32((r_hi - r_lo) / 2)
+        inv_half = np.float32(1 / half)
+        t = (r - np.float64(mid)) * np.float64(inv_half)
+        coef, err = fit_rounded(t, -ndtri_exp(-r * r), TAIL_DEGREE)
+        pieces.append((r_lo, r_hi, mid, inv_half, coef, err))
+    return pieces
 
 
 def f32(x):
     return f"{float(np.float32(x)):.9e}f"
 
 
+def horner(name, x, coefficients):
+    """A function of float lanes that evaluates the polynomial by Horner's rule, its coefficients
+    as constants (immediate operands on the GPU)."""
+    lines = ["template <class F>", f"DEEPINIT_HD F {name}(F {x}) {{", f"  F p = F({f32(coefficients[-1])});"]
+    lines += [f"  p = fma_rn(p, {x}, F({f32(c)}));" for c in coefficients[-2::-1]]
+    lines += ["  return p;", "}"]
+    return "\n".join(lines)
+
+
 def main():
-    table = fit_pieces()
-    rows = [("mid", [p[3] for p in table]), ("inv_half", [p[4] for p in table])]
-    rows += [(f"c{k}", [p[5][k] for p in table]) for k in range(DEGREE + 1)]
+    central, central_err = fit_central()
+    log, log_err = fit_log()
+    tails = fit_tails()
     print("// Generated by tools/fit_normal_quantile.py: do not edit by hand.")
-    print("// Float32 inverse normal CDF pieces; normal_quantile.h says how they are evaluated.")
+    print("// Float32 inverse normal CDF of stream contract v2; normal_quantile.h says how it is evaluated.")
     print("#pragma once")
     print()
-    print('#include "platform.h"')
+    print('#include "scalar_lanes.h"')
     print()
     print("DEEPINIT_CORE_NAMESPACE_BEGIN")
     print()
-    print(f"constexpr int kQuantileF32Degree = {DEGREE};")
-    print(f"constexpr float kQuantileF32CentralLimit = {f32(CENTRAL_LIMIT)};")
-    print("// r = sqrt(-log p) at which tail pieces 2, 3 and 4 start.")
+    print(f"// Central piece: p >= kQuantileF32CentralP, x = (2^33 a) Q(l), l = log2(4p(1-p)) >= {-V_FIT:.4f}.")
+    print(f"constexpr float kQuantileF32CentralP = {f32(P_CENTRAL)};")
+    print()
+    print(f"// Q(l), Horner in l; max relative error after rounding, in float64: {central_err:.2e}.")
+    print(horner("quantile_f32_central_polynomial", "l", central))
+    print()
+    print(f"// S(f) with log2(1 + f) = f S(f), 1 + f in [sqrt(1/2), sqrt(2)); max absolute error of the")
+    print(f"// log, in float64: {log_err:.2e}.")
+    print(horner("quantile_f32_log2_polynomial", "f", log))
+    print()
+    print(f"constexpr int kQuantileF32Degree = {TAIL_DEGREE};")
+    print("// r = sqrt(-log p) at which tail pieces 2 and 3 start (piece 1 starts at the central piece's end).")
     for i, b in enumerate(TAIL_BREAKS[1:-1]):
         print(f"constexpr float kQuantileF32Piece{i + 2}Start = {f32(b)};")
     print("// r past which both precisions use the asymptotic expansion (normal_quantile.h).")
     print(f"constexpr double kQuantileDeepTail = {TAIL_BREAKS[-1]!r};")
     print()
-    print("// Max relative error of each fitted piece, in float64 before rounding to float32:")
-    for kind, lo, hi, *_, err in table:
-        print(f"//   {kind:7s} [{lo:.4f}, {hi:.4f}]: {err:.2e}")
+    print("// Max relative error of each tail piece after rounding, in float64:")
+    for r_lo, r_hi, *_, err in tails:
+        print(f"//   r in [{r_lo:.4f}, {r_hi:.4f}]: {err:.2e}")
     print("// Row-major [row][piece]: rows mid, inv_half, then coefficients of t^0..t^DEGREE;")
-    print("// pieces: central, tail 1..4, padded to 8 so a row is one 8-lane table lookup.")
+    print("// pieces: tail 1..3, padded to 8 so a row is one 8-lane table lookup (index = piece - 1).")
+    rows = [("mid", [p[2] for p in tails]), ("inv_half", [p[3] for p in tails])]
+    rows += [(f"c{k}", [p[4][k] for p in tails]) for k in range(TAIL_DEGREE + 1)]
     print(f"constexpr int kQuantileF32Rows = {len(rows)};")
     print("#define DEEPINIT_QUANTILE_F32_TABLE \\")
     print("  {  \\")

@@ -1,13 +1,15 @@
 // The inverse of the standard normal CDF, x = Phi^-1(p), for float and double lanes.
 //
-// Callers pass the lower-tail form: p <= 1/2 together with q = p - 1/2, each computed as
-// accurately as the caller can (mirroring an upper-tail p costs nothing on our uniform grid).
-// Below the central region the argument is r = sqrt(-log p), which callers with a
-// log-probability (far tails, where p itself underflows) pass directly to the tail entry.
+// Callers pass the lower-tail form, p <= 1/2, with its distance from the centre each computed as
+// accurately as the caller can: float takes a = 1/2 - p (>= 0), double q = p - 1/2 (<= 0). Below
+// the central region the argument is r = sqrt(-log p), which callers with a log-probability (far
+// tails, where p itself underflows) pass directly to the tail entry.
 //
-// float:  piecewise polynomials without division, fitted by tools/fit_normal_quantile.py
-//         (central piece in q^2 for |q| <= 0.36, four tail pieces in r up to r = 27);
-//         max error 3.3 ulp over every u of the float32 grid (tests/cpp/core_tests.cpp).
+// float (stream contract v2): central region p >= kQuantileF32CentralP (all but 0.124% of the
+//         stream's uniforms): x = a Q(l), l = log2(4p(1-p)), Q a polynomial in l and the log a
+//         polynomial of its own, both fitted by tools/fit_normal_quantile.py; three tail pieces
+//         in r up to r = 27. Callers pass p and a times 2^33. Max error 2.9 ulp over every u of
+//         the v2 grid, 2^31 values a side (tests/cpp/core_tests.cpp).
 // double: Wichura's AS241 PPND16 rational approximations (Appl. Statist. 37, 1988),
 //         central |q| <= 0.425, tail r <= 5 and r <= 27; about 1e-16 relative.
 // Beyond r = 27 (x < -37.6, reachable only from log-probabilities) both solve the
@@ -88,7 +90,7 @@ DEEPINIT_HD F with_deep_tail(F r, F x) {
   return x;
 }
 
-// Float pieces: x = m * P(t), t = (v - mid) * inv_half, P of degree kQuantileF32Degree.
+// Float tail pieces: T(t), t = (r - mid) * inv_half, T of degree kQuantileF32Degree.
 template <class F>
 DEEPINIT_HD F quantile_f32_piece(F piece, F v) {
   const float* table = DEEPINIT_TABLE_DATA(kQuantileF32Table);
@@ -100,10 +102,16 @@ DEEPINIT_HD F quantile_f32_piece(F piece, F v) {
   return poly;
 }
 
+// The float tail piece of r, 0 to 2: its column of kQuantileF32Table.
 template <class F>
 DEEPINIT_HD F quantile_f32_tail_piece(F r) {
-  return F(1) + select(r >= F(kQuantileF32Piece2Start), F(1), F(0)) +
-         select(r >= F(kQuantileF32Piece3Start), F(1), F(0)) + select(r >= F(kQuantileF32Piece4Start), F(1), F(0));
+  return select(r >= F(kQuantileF32Piece2Start), F(1), F(0)) + select(r >= F(kQuantileF32Piece3Start), F(1), F(0));
+}
+
+// The double tail piece normal_quantile_tail(r) evaluates: 1 (r <= 5) or 2 (r > 5).
+template <class D>
+DEEPINIT_HD D normal_quantile_tail_piece_f64(D r) {
+  return select(r > D(5.0), D(2), D(1));
 }
 
 // Double pieces: x = (m * num(t)) / den(t), t = v - shift (central: shift - q^2).
@@ -124,7 +132,7 @@ template <class F>
 DEEPINIT_HD F normal_quantile_tail(F r) {
   F x;
   if constexpr (is_f64_lane<F>) {
-    const F piece = select(r > F(5.0), F(2), F(1));
+    const F piece = normal_quantile_tail_piece_f64(r);
     x = quantile_f64_rational(piece, r - lookup_row(DEEPINIT_TABLE_DATA(kQuantileF64Table), piece), F(-1));
   } else {
     x = -quantile_f32_piece(quantile_f32_tail_piece(r), r);
@@ -148,99 +156,69 @@ DEEPINIT_HD F normal_quantile_tail_f64_piece(F r, int piece) {
   return with_deep_tail(r, (F(-1) * num) / den);
 }
 
-// The tail piece normal_quantile_tail(r) evaluates: 1 to 4 in float (the fitted pieces), 1 or 2
-// in double (r <= 5, r > 5).
+
+// Out of line on the GPU: 0.124% of a float fill's elements need it.
 template <class F>
-DEEPINIT_HD F normal_quantile_tail_piece(F r) {
-  if constexpr (is_f64_lane<F>) {
-    return select(r > F(5.0), F(2), F(1));
-  } else {
-    return quantile_f32_tail_piece(r);
-  }
+DEEPINIT_HD_COLD F normal_quantile_tail_cold(F r) {
+  return normal_quantile_tail(r);
 }
 
-// normal_quantile_tail(r) for r known to lie in tail piece Piece: the same operations with the
-// piece's coefficients as constants instead of looked up lane by lane, so the same bits.
-template <int Piece, class F>
-DEEPINIT_HD F normal_quantile_tail_in_piece(F r) {
-  if constexpr (is_f64_lane<F>) {
-    return normal_quantile_tail_f64_piece(r, Piece);
-  } else {
-    const float* table = DEEPINIT_TABLE_DATA(kQuantileF32Table);
-    const F t = (r - F(table[Piece])) * F(table[8 + Piece]);
-    F poly = F(table[8 * (2 + kQuantileF32Degree) + Piece]);
-    for (int k = kQuantileF32Degree - 1; k >= 0; --k) {
-      poly = fma_rn(poly, t, F(table[8 * (2 + k) + Piece]));
-    }
-    return with_deep_tail(r, -poly);
-  }
-}
-
-// Whether q = p - 1/2 lies in the central region, where normal_quantile_central applies.
+// Float central piece from p and a times 2^33: y = 4p(1-p) = (2^33 p) (2^-32 + (2^33 a) 2^-64),
+// y = 2^k (1 + f), l = log2 y = k + f S(f), x = (2^33 a) Q(l).
 template <class F>
-DEEPINIT_HD auto normal_quantile_is_central(F q) {
-  if constexpr (is_f64_lane<F>) {
-    return q >= F(-kQuantileF64CentralLimit);
-  } else {
-    return q >= F(-kQuantileF32CentralLimit);
-  }
+DEEPINIT_HD F quantile_f32_central(F p33, F a33) {
+  const F y = p33 * fma_rn(a33, F(0x1p-64f), F(0x1p-32f));
+  F k;
+  const F f = log_reduce(y, k) - F(1);
+  return a33 * quantile_f32_central_polynomial(fma_rn(f, quantile_f32_log2_polynomial(f), k));
 }
 
-// Phi^-1(1/2 + q) in the central region: the central piece alone, with the same operations
+// Double: Phi^-1(1/2 + q) in the central region |q| <= 0.425, with the operations
 // normal_quantile_lower applies there.
-template <class F>
-DEEPINIT_HD F normal_quantile_central(F q) {
-  if constexpr (is_f64_lane<F>) {
-    const double* table = DEEPINIT_TABLE_DATA(kQuantileF64Table);
-    const F t = fma_rn(-q, q, F(table[0]));
-    F num = F(table[4 * (1 + kQuantileF64Degree)]);
-    F den = F(table[4 * (9 + kQuantileF64Degree)]);
-    for (int k = kQuantileF64Degree - 1; k >= 0; --k) {
-      num = fma_rn(num, t, F(table[4 * (1 + k)]));
-      den = fma_rn(den, t, F(table[4 * (9 + k)]));
-    }
-    return (q * num) / den;
-  } else {
-    const float* table = DEEPINIT_TABLE_DATA(kQuantileF32Table);
-    const F t = (q * q - F(table[0])) * F(table[8]);
-    F poly = F(table[8 * (2 + kQuantileF32Degree)]);
-    for (int k = kQuantileF32Degree - 1; k >= 0; --k) {
-      poly = fma_rn(poly, t, F(table[8 * (2 + k)]));
-    }
-    return q * poly;
+template <class D>
+DEEPINIT_HD D normal_quantile_central_f64(D q) {
+  const double* table = DEEPINIT_TABLE_DATA(kQuantileF64Table);
+  const D t = fma_rn(-q, q, D(table[0]));
+  D num = D(table[4 * (1 + kQuantileF64Degree)]);
+  D den = D(table[4 * (9 + kQuantileF64Degree)]);
+  for (int k = kQuantileF64Degree - 1; k >= 0; --k) {
+    num = fma_rn(num, t, D(table[4 * (1 + k)]));
+    den = fma_rn(den, t, D(table[4 * (9 + k)]));
   }
+  return (q * num) / den;
 }
 
-// Phi^-1(p) for p <= 1/2 (give or take rounding), q = p - 1/2. Every lane computes the tail's
-// r; SIMD lanes of either region then share one evaluation through per-lane coefficients.
-// Lane by lane this equals normal_quantile_central(q) where normal_quantile_is_central(q), and
-// normal_quantile_tail(sqrt_rn(-log_lane(p))) elsewhere.
-template <class F>
-DEEPINIT_HD F normal_quantile_lower(F p, F q) {
-  const F r = sqrt_rn(-log_lane(p));
-  F x;
-  if constexpr (is_f64_lane<F>) {
-    const auto central = q >= F(-kQuantileF64CentralLimit);
-    const F piece = select(central, F(0), select(r > F(5.0), F(2), F(1)));
-    const F shift = lookup_row(DEEPINIT_TABLE_DATA(kQuantileF64Table), piece);
-    const F t = select(central, fma_rn(-q, q, shift), r - shift);
-    x = quantile_f64_rational(piece, t, select(central, q, F(-1)));
-  } else {
-    const auto central = q >= F(-kQuantileF32CentralLimit);
-    const F piece = select(central, F(0), quantile_f32_tail_piece(r));
-    const F poly = quantile_f32_piece(piece, select(central, q * q, r));
-    x = select(central, q, F(-1)) * poly;
-  }
-  return with_deep_tail(r, x);
+// Whether a double q = p - 1/2 lies in the central region, where normal_quantile_central_f64 applies.
+template <class D>
+DEEPINIT_HD auto normal_quantile_is_central_f64(D q) {
+  return q >= D(-kQuantileF64CentralLimit);
 }
 
-// Phi^-1(u) for u of the stream's uniform grid, where 1 - u and u - 1/2 are exact.
+// Float Phi^-1(p) for p <= 1/2 from p and a = 1/2 - p times 2^33 (stream.h's half uniform).
+// The central piece in every lane; where some lane's p lies below it, the tail (a log, a square
+// root and a tail piece) for the lanes that need it.
 template <class F>
-DEEPINIT_HD F normal_quantile(F u) {
-  const auto lower = u <= F(0.5);
-  const F p = select(lower, u, F(1) - u);
-  const F x = normal_quantile_lower(p, p - F(0.5));
-  return select(lower, x, -x);
+DEEPINIT_HD F normal_quantile_lower_f32(F p33, F a33) {
+  F x = quantile_f32_central(p33, a33);
+  const auto tail = p33 < F(kQuantileF32CentralP * 0x1p33f);
+  if (any(tail)) {
+    x = select(tail, normal_quantile_tail_cold(sqrt_rn(-log_lane(p33 * F(0x1p-33f)))), x);
+  }
+  return x;
+}
+
+// Double Phi^-1(p) for p <= 1/2 (give or take rounding), q = p - 1/2. Every lane computes the
+// tail's r; SIMD lanes of either region then share one evaluation through per-lane
+// coefficients. Lane by lane this equals normal_quantile_central_f64(q) where
+// normal_quantile_is_central_f64(q), and normal_quantile_tail(sqrt_rn(-log_lane(p))) elsewhere.
+template <class D>
+DEEPINIT_HD D normal_quantile_lower_f64(D p, D q) {
+  const D r = sqrt_rn(-log_lane(p));
+  const auto central = normal_quantile_is_central_f64(q);
+  const D piece = select(central, D(0), select(r > D(5.0), D(2), D(1)));
+  const D shift = lookup_row(DEEPINIT_TABLE_DATA(kQuantileF64Table), piece);
+  const D t = select(central, fma_rn(-q, q, shift), r - shift);
+  return with_deep_tail(r, quantile_f64_rational(piece, t, select(central, q, D(-1))));
 }
 
 DEEPINIT_CORE_NAMESPACE_END

@@ -8,7 +8,11 @@
 //       lookup_row(row, index)  row[index], index a small whole number held as F; rows hold
 //                               8 floats or 4 doubles (one SIMD register's worth),
 //       log_reduce(x, k)        m with x = m * 2^k, m in [sqrt(1/2), sqrt(2)), k returned as F;
-//   32-bit lanes U: ^, |, >>, mulhilo32(m, x, hi, lo), float_from_bits(u);
+//   32-bit lanes U: +, ^, |, &, <<, >>, mulhilo32(m, x, hi, lo), float_from_bits(u),
+//       sign_mask(u)                 all ones where u's top bit is set, else zeros,
+//       to_float(u)                  u (unsigned) as a float, rounded to nearest even,
+//       top_bit_set(u)               the float lanes' mask of the lanes whose top bit is set,
+//       negate_where_top_bit(x, u)   x with its sign flipped where u's top bit is set;
 //   64-bit lanes: >>, |, double_from_bits(u).
 #pragma once
 
@@ -40,6 +44,11 @@ DEEPINIT_HD void mulhilo32(uint32_t m, uint32_t x, uint32_t& hi, uint32_t& lo) {
   hi = static_cast<uint32_t>(product >> 32);
   lo = static_cast<uint32_t>(product);
 }
+
+DEEPINIT_HD uint32_t sign_mask(uint32_t u) { return static_cast<uint32_t>(static_cast<int32_t>(u) >> 31); }
+DEEPINIT_HD float to_float(uint32_t u) { return static_cast<float>(u); }
+DEEPINIT_HD bool top_bit_set(uint32_t u) { return (u >> 31) != 0; }
+DEEPINIT_HD float negate_where_top_bit(float x, uint32_t u) { return float_from_bits(bits_of(x) ^ (u & 0x80000000u)); }
 
 // Precondition for log_reduce: x is positive, finite and normal.
 DEEPINIT_HD float log_reduce(float x, float& k) {

@@ -3,6 +3,7 @@
 // about a fill's values lives anywhere else.
 #pragma once
 
+#include "stream.h"
 #include "truncated_normal.h"
 
 namespace deepinit {
@@ -35,22 +36,34 @@ using Laws = LawList<UniformParams, NormalParams, TruncatedNormalPlan>;
 
 DEEPINIT_CORE_NAMESPACE_BEGIN
 
+// Every transform maps an element's random bits (BitsOf<T> lanes: 32-bit words for float,
+// 64-bit for double; stream.h) to the value stored for it.
+
 // x = low + span * u; two roundings, no fused multiply-add.
 template <class T>
 struct UniformTransform : UniformParams<T> {
-  template <class F>
-  DEEPINIT_HD F operator()(F u) const {
-    return F(this->low) + F(this->span) * u;
+  template <class Bits>
+  DEEPINIT_HD auto operator()(Bits r) const {
+    if constexpr (std::is_same_v<T, double>) {
+      const auto u = uniform_f64_from_bits(r);
+      using F = std::decay_t<decltype(u)>;
+      return F(this->low) + F(this->span) * u;
+    } else {
+      const auto u = uniform_f32_from_bits(r);
+      using F = std::decay_t<decltype(u)>;
+      return F(this->low) + F(this->span) * u;
+    }
   }
 };
 
-// Quantile fills (normal, and the truncated normal's kLinear plans) in three stages, so that a
-// SIMD backend can gather the lanes that need the tail (a log and a square root) apart from the
-// central ones:
-//   const QuantileStage<F> s = transform.begin(u);  // p <= 1/2, q = p - 1/2, flip = +1 or -1
-//   x = transform.finish(s.flip, normal_quantile_lower(s.p, s.q));
+// Float64 quantile fills (normal, and the truncated normal's kLinear plans) in three stages, so
+// that a SIMD backend can gather the lanes that need the tail (a log and a square root) apart
+// from the central ones:
+//   const QuantileStage<D> s = transform.begin(r);  // p <= 1/2, q = p - 1/2, flip = +1 or -1
+//   x = transform.finish(s.flip, normal_quantile_lower_f64(s.p, s.q));
 // operator() is exactly that composition whenever staged() is true. mostly_central() says
-// whether splitting the lanes pays (it does not when every p lies in the tail).
+// whether splitting the lanes pays (it does not when every p lies in the tail). Float fills
+// (stream contract v2) leave the central piece for 0.124% of their values and run unstaged.
 template <class F>
 struct QuantileStage {
   F p;
@@ -61,37 +74,49 @@ struct QuantileStage {
 // x = fma(std, Phi^-1(u), mean). Identical, bit for bit, to TruncatedNormalTransform on (-inf, inf).
 template <class T>
 struct NormalTransform : NormalParams<T> {
-  DEEPINIT_HD bool staged() const { return true; }
+  static constexpr bool kStages = std::is_same_v<T, double>;
+  DEEPINIT_HD bool staged() const { return kStages; }
   DEEPINIT_HD bool mostly_central() const { return true; }
 
-  template <class F>
-  DEEPINIT_HD QuantileStage<F> begin(F u) const {
-    const auto lower = u <= F(0.5);
-    const F p = select(lower, u, F(1) - u);  // exact on the stream's grid, as is p - 1/2
-    return {p, p - F(0.5), select(lower, F(1), F(-1))};
+  template <class Bits>
+  DEEPINIT_HD auto begin(Bits r) const {
+    const auto u = uniform_f64_from_bits(r);
+    using D = std::decay_t<decltype(u)>;
+    const auto lower = u <= D(0.5);
+    const D p = select(lower, u, D(1) - u);  // exact on the stream's grid, as is p - 1/2
+    return QuantileStage<D>{p, p - D(0.5), select(lower, D(1), D(-1))};
   }
 
-  template <class F>
-  DEEPINIT_HD F finish(F flip, F x_lower) const {
-    return fma_rn(F(this->std), flip * x_lower, F(this->mean));
+  template <class D>
+  DEEPINIT_HD D finish(D flip, D x_lower) const {
+    return fma_rn(D(this->std), flip * x_lower, D(this->mean));
   }
 
-  template <class F>
-  DEEPINIT_HD F operator()(F u) const {
-    const QuantileStage<F> stage = begin(u);
-    return finish(stage.flip, normal_quantile_lower(stage.p, stage.q));
+  template <class Bits>
+  DEEPINIT_HD auto operator()(Bits r) const {
+    if constexpr (kStages) {
+      const auto stage = begin(r);
+      return finish(stage.flip, normal_quantile_lower_f64(stage.p, stage.q));
+    } else {
+      const auto half = half_uniform(r);
+      using F = decltype(half.p);
+      const F x_lower = normal_quantile_lower_f32(half.p, half.a);
+      return fma_rn(F(this->std), negate_where_top_bit(x_lower, r), F(this->mean));
+    }
   }
 };
 
-// The four ways a plan computes its values (truncated_normal.h): kLinear staged like
-// NormalTransform, kLinear with every value in the lower tail, kNarrow and kLog.
-enum class TruncatedNormalForm : int { kLinear, kLinearTail, kNarrow, kLog };
+// The five ways a plan computes its values (truncated_normal.h): kLinear (staged like
+// NormalTransform in float64), kLinear with every value in the lower tail, kNarrow, kLog, and
+// kWhole (the normal itself).
+enum class TruncatedNormalForm : int { kLinear, kLinearTail, kNarrow, kLog, kWhole };
 
 template <class T>
 struct TruncatedNormalTransform {
+  static constexpr bool kStages = std::is_same_v<T, double>;
   TruncatedNormalPlan<T> plan;
 
-  DEEPINIT_HD bool staged() const { return plan.mode == TruncatedNormalMode::kLinear; }
+  DEEPINIT_HD bool staged() const { return kStages && plan.mode == TruncatedNormalMode::kLinear; }
   DEEPINIT_HD bool mostly_central() const { return !plan.tail_only; }
 
   DEEPINIT_HD TruncatedNormalForm form() const {
@@ -100,22 +125,27 @@ struct TruncatedNormalTransform {
         return plan.tail_only ? TruncatedNormalForm::kLinearTail : TruncatedNormalForm::kLinear;
       case TruncatedNormalMode::kNarrow:
         return TruncatedNormalForm::kNarrow;
+      case TruncatedNormalMode::kWhole:
+        return TruncatedNormalForm::kWhole;
       default:
         return TruncatedNormalForm::kLog;
     }
   }
 
-  // kLinear only. The level in the plan's (possibly mirrored) frame and 1 minus it are exact.
-  template <class F>
-  DEEPINIT_HD QuantileStage<F> begin(F u) const {
-    const F level = plan.mirrored ? F(1) - u : u;
-    const F rest = plan.mirrored ? u : F(1) - u;
+  // kLinear: p <= 1/2 and q = p - 1/2 of the quantile, and which half of the interval's mass
+  // the level falls in. The level is u in the plan's (possibly mirrored) frame.
+  template <class Bits>
+  DEEPINIT_HD auto begin(Bits r) const {
+    const auto sides = sides_of(r);
+    using F = decltype(sides.u);
+    const F level = plan.mirrored ? sides.rest : sides.u;
+    const F rest = plan.mirrored ? sides.u : sides.rest;
     const F delta = F(plan.delta);
     const F q_lower = fma_rn(level, delta, F(plan.q_lower));
     const auto lower = q_lower <= F(0);
     const F p = select(lower, fma_rn(level, delta, F(plan.p_lower)), fma_rn(rest, delta, F(plan.p_upper)));
     const F q = select(lower, q_lower, fma_rn(rest, delta, F(plan.q_upper)));
-    return {p, q, select(lower, F(1), F(-1))};
+    return QuantileStage<F>{p, q, select(lower, F(1), F(-1))};
   }
 
   template <class F>
@@ -125,28 +155,36 @@ struct TruncatedNormalTransform {
 
   // The value for plans of form Form (form() == Form): a backend that knows the form of a whole
   // fill can leave the other forms' code out.
-  template <TruncatedNormalForm Form, class F>
-  DEEPINIT_HD F evaluate(F u) const {
-    if constexpr (Form == TruncatedNormalForm::kLinearTail) {
-      // begin() and normal_quantile_lower with every lane in the lower tail: the same
-      // operations less the ones whose results such lanes never use, so the same bits.
-      const F level = plan.mirrored ? F(1) - u : u;
-      const F p = fma_rn(level, F(plan.delta), F(plan.p_lower));
-      const F r = sqrt_rn(-log_lane(p));
-      F x;
-      if constexpr (is_f64_lane<F>) {
-        x = plan.tail_piece != 0 ? normal_quantile_tail_f64_piece(r, plan.tail_piece) : normal_quantile_tail(r);
-      } else {
-        x = normal_quantile_tail(r);
-      }
-      return clamp(fma_rn(F(plan.signed_std), x, F(plan.mean)));
+  template <TruncatedNormalForm Form, class Bits>
+  DEEPINIT_HD auto evaluate(Bits r) const {
+    if constexpr (Form == TruncatedNormalForm::kWhole) {
+      return NormalTransform<T>{{plan.mean, plan.signed_std}}(r);
     } else if constexpr (Form == TruncatedNormalForm::kLinear) {
-      const QuantileStage<F> stage = begin(u);
-      return finish(stage.flip, normal_quantile_lower(stage.p, stage.q));
+      const auto stage = begin(r);
+      if constexpr (kStages) {
+        return finish(stage.flip, normal_quantile_lower_f64(stage.p, stage.q));
+      } else {
+        using F = decltype(stage.p);
+        return finish(stage.flip, normal_quantile_lower_f32(stage.p * F(0x1p33f), stage.q * F(-0x1p33f)));
+      }
     } else {
-      const F level = plan.mirrored ? F(1) - u : u;
-      const F rest = plan.mirrored ? u : F(1) - u;
-      if constexpr (Form == TruncatedNormalForm::kNarrow) {
+      const auto sides = sides_of(r);
+      using F = decltype(sides.u);
+      const F level = plan.mirrored ? sides.rest : sides.u;
+      const F rest = plan.mirrored ? sides.u : sides.rest;
+      if constexpr (Form == TruncatedNormalForm::kLinearTail) {
+        // begin() and the quantile with every lane in the lower tail: the same operations less
+        // the ones whose results such lanes never use, so the same bits.
+        const F p = fma_rn(level, F(plan.delta), F(plan.p_lower));
+        const F r_tail = sqrt_rn(-log_lane(p));
+        F x;
+        if constexpr (is_f64_lane<F>) {
+          x = plan.tail_piece != 0 ? normal_quantile_tail_f64_piece(r_tail, plan.tail_piece) : normal_quantile_tail(r_tail);
+        } else {
+          x = normal_quantile_tail(r_tail);
+        }
+        return clamp(fma_rn(F(plan.signed_std), x, F(plan.mean)));
+      } else if constexpr (Form == TruncatedNormalForm::kNarrow) {
         const F tail_log = plan.tilt_small ? log1p_nonpositive(-(rest * F(plan.tilt_mass)))
                                            : log_lane(fma_rn(rest, F(plan.tilt_rest), level));
         return clamp(fma_rn(F(plan.scale), -tail_log, F(plan.anchor)));
@@ -157,21 +195,32 @@ struct TruncatedNormalTransform {
     }
   }
 
-  template <class F>
-  DEEPINIT_HD F operator()(F u) const {
+  template <class Bits>
+  DEEPINIT_HD auto operator()(Bits r) const {
     switch (form()) {
       case TruncatedNormalForm::kLinearTail:
-        return evaluate<TruncatedNormalForm::kLinearTail>(u);
+        return evaluate<TruncatedNormalForm::kLinearTail>(r);
       case TruncatedNormalForm::kLinear:
-        return evaluate<TruncatedNormalForm::kLinear>(u);
+        return evaluate<TruncatedNormalForm::kLinear>(r);
       case TruncatedNormalForm::kNarrow:
-        return evaluate<TruncatedNormalForm::kNarrow>(u);
+        return evaluate<TruncatedNormalForm::kNarrow>(r);
+      case TruncatedNormalForm::kWhole:
+        return evaluate<TruncatedNormalForm::kWhole>(r);
       default:
-        return evaluate<TruncatedNormalForm::kLog>(u);
+        return evaluate<TruncatedNormalForm::kLog>(r);
     }
   }
 
  private:
+  template <class Bits>
+  DEEPINIT_HD static auto sides_of(Bits r) {
+    if constexpr (kStages) {
+      return uniform_sides_f64(r);
+    } else {
+      return uniform_sides_f32(r);
+    }
+  }
+
   template <class F>
   DEEPINIT_HD F clamp(F x) const {
     x = select(x < F(plan.lo), F(plan.lo), x);
@@ -182,9 +231,9 @@ struct TruncatedNormalTransform {
 // A truncated normal whose plan is known to be of form Form: the same values, one form's code.
 template <class T, TruncatedNormalForm Form>
 struct TruncatedNormalOfForm : TruncatedNormalTransform<T> {
-  template <class F>
-  DEEPINIT_HD F operator()(F u) const {
-    return this->template evaluate<Form>(u);
+  template <class Bits>
+  DEEPINIT_HD auto operator()(Bits r) const {
+    return this->template evaluate<Form>(r);
   }
 };
 
@@ -202,15 +251,16 @@ DEEPINIT_HD TruncatedNormalTransform<T> transform_of(const TruncatedNormalPlan<T
   return {plan};
 }
 
-// Whether a transform has stages (begin, normal_quantile_lower and finish: the quantile fills).
+// Whether a transform has stages (begin, the quantile and finish: the float64 quantile fills).
 template <class Transform, class = void>
 constexpr bool kHasStages = false;
 template <class Transform>
-constexpr bool kHasStages<Transform, std::void_t<decltype(&Transform::staged)>> = true;
+constexpr bool kHasStages<Transform, std::void_t<decltype(Transform::kStages)>> = Transform::kStages;
 
 // Whether a fill runs `transform` in stages: the central piece of Phi^-1 in every lane and the
 // tails (a log, a square root and another polynomial) only for the lanes that need them, packed
-// together. Pays for quantile transforms whose values are mostly central.
+// together. Pays for float64 quantile transforms whose values are mostly central (15% of a
+// normal's values lie outside the central piece).
 template <class Transform>
 DEEPINIT_HD bool runs_staged(const Transform& transform) {
   if constexpr (kHasStages<Transform>) {

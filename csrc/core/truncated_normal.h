@@ -4,8 +4,10 @@
 // The host turns (mean, std, a, b) into a plan once per call, in double precision. Working in
 // standard units alpha = (a - mean) / std, beta = (b - mean) / std, it first mirrors the
 // interval when most of it lies above the mean (so that the probabilities it stores are small
-// where they matter), then picks one of three exact formulations:
+// where they matter), then picks one of four exact formulations:
 //
+//   kWhole   float, an interval that leaves out less than 2^-64 of the mass on either side (the
+//            whole line; [-2, 2] with std 0.02): the normal itself, the same bits as normal_.
 //   kLinear  p = Phi(alpha) + u (Phi(beta) - Phi(alpha)), with the upper half mirrored through
 //            1 - u; x = Phi^-1(p). Used while these probabilities are normal numbers.
 //   kLog     p underflows: log p = log Phi(beta) + log(u + (1 - u) Phi(alpha)/Phi(beta)),
@@ -18,7 +20,9 @@
 //            kLinear would quantize p.
 //
 // (u above is the level in the mirrored frame: 1 - u when the interval was mirrored, so that
-// every x is the u-quantile of the distribution on [a, b] as the stream contract says.)
+// every x is the u-quantile of the distribution on [a, b] as the stream contract says. The
+// 32-bit fills carry u as its lower side and which side it is, stream.h's half_uniform: the
+// lower side exact, the upper rounded once.)
 //
 // Every x is finally clamped to [lo, hi], the bounds rounded inward to the output dtype.
 #pragma once
@@ -29,7 +33,7 @@ namespace deepinit {
 namespace core {
 
 // The plan is the law's parameters: plain data, which jobs carry across instruction sets.
-enum class TruncatedNormalMode : int { kLinear = 0, kLog = 1, kNarrow = 2 };
+enum class TruncatedNormalMode : int { kLinear = 0, kLog = 1, kNarrow = 2, kWhole = 3 };
 
 template <class T>
 struct TruncatedNormalPlan {
@@ -61,7 +65,7 @@ template <>
 struct TruncatedNormalLimits<float> {
   static constexpr double kNarrowWidth = 0x1p-8;   // dropped curvature moves x by <= w^3/8 < 0.13 ulp
   static constexpr double kCollapseTail = 512.0;   // beyond, all mass lies within 17/|beta| of beta
-  static constexpr double kMinLinearMass = 0x1p-100;  // u * delta stays a normal float
+  static constexpr double kMinLinearMass = 0x1p-90;   // u * delta stays a normal float (u >= 2^-33)
 };
 template <>
 struct TruncatedNormalLimits<double> {
@@ -117,6 +121,16 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
   plan.signed_std = to_compute(mirrored ? -std : std);
   plan.lo = to_compute(lo);
   plan.hi = to_compute(hi);
+  // Float plans whose interval leaves out less than 2^-64 of the mass on either side are the
+  // normal: every stream p (>= 2^-33) moves by less than a relative 2^-30 under the truncation,
+  // and no value (|x| <= 6.4 std) reaches a bound. (In float64, kLinear on the whole line is the
+  // normal bit for bit already.)
+  if (std::is_same_v<T, float> && host::normal_cdf(alpha) < 0x1p-64 && host::normal_cdf(-beta) < 0x1p-64) {
+    plan.mode = TruncatedNormalMode::kWhole;
+    plan.mirrored = false;
+    plan.signed_std = to_compute(std);
+    return plan;
+  }
 
   const bool narrow = width <= Limits::kNarrowWidth;
   const bool collapsed = beta <= -Limits::kCollapseTail;
@@ -153,8 +167,8 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
     plan.p_upper = to_compute(host::normal_cdf(-beta));
     plan.q_upper = to_compute(-0.5 * std::erf(beta * host::kInvSqrt2));
     plan.delta = to_compute(delta);
-    const double central_start = 0.5 - (std::is_same_v<T, double> ? kQuantileF64CentralLimit
-                                                                    : static_cast<double>(kQuantileF32CentralLimit));
+    const double central_start = std::is_same_v<T, double> ? 0.5 - kQuantileF64CentralLimit
+                                                           : static_cast<double>(kQuantileF32CentralP);
     plan.tail_only = p_alpha + delta < 0.99 * central_start;
     if (std::is_same_v<T, double> && plan.tail_only) {
       // r = sqrt(-log p) falls as p grows; the pieces meet at r = 5. A relative margin of 1e-9
@@ -166,7 +180,7 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
     return plan;
   }
 
-  // Both bounds deep in the lower tail (beta < -11 in float, < -37 in double).
+  // Both bounds deep in the lower tail (beta < -10.8 in float, < -37 in double).
   const double log_p_beta = host::log_normal_cdf(beta);
   plan.mode = TruncatedNormalMode::kLog;
   plan.log_p_beta = to_compute(log_p_beta);

@@ -17,7 +17,7 @@ void fill_range(const Transform& transform, core::PhiloxKey key, void* out, int6
     if (i == 0 || g % Traits::kElementsPerCounter == 0) {
       core::philox_words(key, core::counter_of<Compute>(g), words);
     }
-    dst[i] = Traits::store(transform(core::uniform_from_words<Compute>(words, g)));
+    dst[i] = Traits::store(transform(core::bits_from_words<Compute>(words, g)));
   }
 }
 

@@ -55,7 +55,7 @@ __global__ void fill_rows_kernel(typename DtypeTraits<D>::Storage* out, RowLayou
       const int64_t i = first + k;
       if (i >= 0 && i < rows.length) {
         out[memory + i * rows.row_stride] =
-            Traits::store(transform(core::uniform_from_words<Compute>(words, static_cast<uint64_t>(k))));
+            Traits::store(transform(core::bits_from_words<Compute>(words, static_cast<uint64_t>(k))));
       }
     }
   }

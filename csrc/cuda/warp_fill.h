@@ -32,10 +32,10 @@ constexpr int kWarp = 32;
 // (core::runs_staged), known from the type once a truncated normal is fixed to its plan's form.
 template <class Transform>
 constexpr bool kQueuesTails = false;
-template <class T>
-constexpr bool kQueuesTails<core::NormalTransform<T>> = true;
-template <class T>
-constexpr bool kQueuesTails<core::TruncatedNormalOfForm<T, core::TruncatedNormalForm::kLinear>> = true;
+template <>
+constexpr bool kQueuesTails<core::NormalTransform<double>> = true;
+template <>
+constexpr bool kQueuesTails<core::TruncatedNormalOfForm<double, core::TruncatedNormalForm::kLinear>> = true;
 
 // Calls fn(transform) with a truncated normal fixed to its plan's form (the same values, one
 // form's code in the kernel) and any other transform as it is.
@@ -55,6 +55,8 @@ void with_fixed_form(const core::TruncatedNormalTransform<T>& transform, Fn&& fn
       return fn(core::TruncatedNormalOfForm<T, Form::kNarrow>{transform});
     case Form::kLog:
       return fn(core::TruncatedNormalOfForm<T, Form::kLog>{transform});
+    case Form::kWhole:
+      return fn(core::TruncatedNormalOfForm<T, Form::kWhole>{transform});
   }
 }
 
@@ -126,15 +128,15 @@ struct WarpFill {
 #endif
       for (int k = 0; k < kPerCounter; ++k) {
         const int slot = c * kPerCounter + k;
-        const Compute u = core::uniform_from_words<Compute>(words, static_cast<uint64_t>(k));
+        const auto bits = core::bits_from_words<Compute>(words, static_cast<uint64_t>(k));
         if constexpr (kCompact) {
-          const core::QuantileStage<Compute> stage = run.transform.begin(u);
-          const bool central = core::normal_quantile_is_central(stage.q);
-          s.v[slot] = central ? core::normal_quantile_central(stage.q) : stage.p;
+          const core::QuantileStage<Compute> stage = run.transform.begin(bits);
+          const bool central = core::normal_quantile_is_central_f64(stage.q);
+          s.v[slot] = central ? core::normal_quantile_central_f64(stage.q) : stage.p;
           s.tail |= central ? 0u : 1u << slot;
           s.lower |= stage.flip > Compute(0) ? 1u << slot : 0u;
         } else {
-          s.v[slot] = run.transform(u);
+          s.v[slot] = run.transform(bits);
         }
       }
     }
@@ -165,8 +167,8 @@ struct WarpFill {
 #endif
     for (int e = lane; e < total; e += kWarp) {
       const Compute r = core::sqrt_rn(-core::log_lane(queue[e]));
-      queue[e] = core::normal_quantile_tail_piece(r) == Compute(1) ? core::normal_quantile_tail_in_piece<1>(r)
-                                                                   : tail_of_any_piece(r);
+      queue[e] = core::normal_quantile_tail_piece_f64(r) == Compute(1) ? core::normal_quantile_tail_f64_piece(r, 1)
+                                                                       : tail_of_any_piece(r);
     }
   }
 

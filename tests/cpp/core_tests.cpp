@@ -94,9 +94,31 @@ static void test_uniform_grid() {
   const PhiloxKey key = philox_key_from_seed(99);
   uint32_t words[4];
   philox_words(key, 5, words);
-  CHECK(uniform_at<float>(key, 22) == uniform_f32_from_bits(words[2]), "float element 22 = counter 5 word 2");
-  CHECK(uniform_at<double>(key, 11) == uniform_f64_from_bits((uint64_t{words[3]} << 32) | words[2]),
-        "double element 11 = counter 5 words (3, 2)");
+  CHECK(bits_at<float>(key, 22) == words[2], "float element 22 = counter 5 word 2");
+  CHECK(bits_at<double>(key, 11) == ((uint64_t{words[3]} << 32) | words[2]), "double element 11 = counter 5 words (3, 2)");
+}
+
+// Contract v2's half uniform: u = (r + 1/2) 2^-32 as 2^33 p, p = min(u, 1 - u), and 2^33 a,
+// a = 1/2 - p, each correctly rounded, and r's top bit for the side.
+static void test_half_uniform() {
+  const HalfUniform<float> smallest = half_uniform(0u);
+  CHECK(smallest.p == 1.0f && smallest.a == 0x1p32f, "r = 0: p = 2^-33");
+  const HalfUniform<float> largest = half_uniform(0xffffffffu);
+  CHECK(largest.p == 1.0f && top_bit_set(0xffffffffu), "r = 2^32 - 1: the upper side's smallest p");
+  const HalfUniform<float> centre = half_uniform(0x7fffffffu);
+  CHECK(centre.a == 1.0f, "r = 2^31 - 1: a = 2^-33 (u just below 1/2)");
+  std::mt19937 rng(5);
+  for (int i = 0; i < 1000000; ++i) {
+    const uint32_t r = rng();
+    const HalfUniform<float> h = half_uniform(r);
+    const double u = (static_cast<double>(r) + 0.5) * 0x1p-32;
+    const double p = std::min(u, 1.0 - u);
+    // Correctly rounded: 2^33 p and 2^33 a are odd integers below 2^32.
+    CHECK(h.p == static_cast<float>(p * 0x1p33) && h.a == static_cast<float>((0.5 - p) * 0x1p33), "r=%08x", r);
+    CHECK(top_bit_set(r) == (u > 0.5), "side of r=%08x", r);
+    const HalfUniform<float> mirror = half_uniform(~r);
+    CHECK(mirror.p == h.p && mirror.a == h.a && top_bit_set(~r) != top_bit_set(r), "~r is the mirror of r=%08x", r);
+  }
 }
 
 static void test_log() {
@@ -128,27 +150,42 @@ static void test_log() {
   std::printf("log_f64: max relative error %.3g\n", worst64);
 }
 
-// Every u of the float32 grid, against the double quantile (itself checked below).
-static void test_quantile_f32_exhaustive() {
+// The float32 quantile of contract v2 at the lower sides p = (m + 1/2) 2^-32, m < 2^31, against
+// the double quantile (itself checked against mpmath below): every `stride`-th m, and every m
+// within 2^20 of either end (the far tail and the centre). stride 1 is every u of the grid
+// (both sides are mirrors): deepinit_core_tests --exhaustive.
+static void test_quantile_f32(uint32_t stride) {
   double worst = 0;
-  float worst_u = 0;
-  for (uint32_t k = 0; k < (1u << 23); ++k) {
-    const float u = uniform_f32_from_bits(k << 9);
-    const double exact = normal_quantile(static_cast<double>(u));
-    const double err = std::fabs(normal_quantile(u) - exact) / ulp_of(static_cast<float>(exact));
+  uint32_t worst_m = 0;
+  const auto check = [&](uint32_t m) {
+    const HalfUniform<float> h = half_uniform(m);
+    const double p = (static_cast<double>(m) + 0.5) * 0x1p-32;
+    const double exact = normal_quantile_lower_f64(p, p - 0.5);
+    const double err = std::fabs(normal_quantile_lower_f32(h.p, h.a) - exact) / ulp_of(static_cast<float>(exact));
     if (err > worst) {
       worst = err;
-      worst_u = u;
+      worst_m = m;
     }
+  };
+  for (uint64_t m = 0; m < (uint64_t{1} << 31); m += stride) {
+    check(static_cast<uint32_t>(m));
   }
-  CHECK(worst <= 4.0, "float32 normal quantile max error %.3f ulp at u=%.9g", worst, worst_u);
-  std::printf("normal_quantile<float>: max error %.3f ulp over all 2^23 grid values (at u=%.9g)\n", worst, worst_u);
+  for (uint32_t m = 0; m < (1u << 20); ++m) {
+    check(m);
+    check(0x7fffffffu - m);
+  }
+  const double p = (worst_m + 0.5) * 0x1p-32;
+  CHECK(worst <= 4.0, "float32 normal quantile max error %.3f ulp at p=%.9g", worst, p);
+  std::printf("normal_quantile<float>: max error %.3f ulp at p=%.9g over %s of the 2^31 grid values of a side\n", worst,
+              p, stride == 1 ? "all" : "a sample");
 }
 
 static void test_quantile_f64() {
   double worst = 0;
   for (const QuantileReference& ref : kQuantileReference) {
-    const double err = std::fabs(normal_quantile(ref.u) - ref.x) / std::fabs(ref.x);
+    const double p = std::min(ref.u, 1.0 - ref.u);
+    const double x = normal_quantile_lower_f64(p, p - 0.5);
+    const double err = std::fabs((ref.u <= 0.5 ? x : -x) - ref.x) / std::fabs(ref.x);
     worst = std::fmax(worst, err);
   }
   CHECK(worst <= 1e-14, "float64 normal quantile max relative error %.3g", worst);
@@ -159,7 +196,7 @@ static void test_quantile_f64() {
 static void test_quantile_tail_from_log() {
   double worst64 = 0, worst32 = 0;
   for (const DeepTailReference& ref : kDeepTailReference) {
-    if (ref.r < 1.6) {
+    if (ref.r < 2.72) {
       continue;  // the tail entry starts where the central region ends
     }
     worst64 = std::fmax(worst64, std::fabs(normal_quantile_tail(ref.r) - ref.x) / std::fabs(ref.x));
@@ -178,10 +215,11 @@ static void test_quantile_tail_from_log() {
 static void test_truncated_equals_normal_on_whole_line() {
   const double inf = std::numeric_limits<double>::infinity();
   const TruncatedNormalTransform<float> whole{plan_truncated_normal<float>(0.5, 2.0, -inf, inf, -inf, inf)};
-  const NormalTransform<float> normal{0.5f, 2.0f};
-  for (uint32_t k = 0; k < (1u << 23); k += 7) {
-    const float u = uniform_f32_from_bits(k << 9);
-    CHECK(whole(u) == normal(u), "u=%.9g", u);
+  const NormalTransform<float> normal{{0.5f, 2.0f}};
+  std::mt19937 rng(6);
+  for (int i = 0; i < 4000000; ++i) {
+    const uint32_t r = i < (1 << 20) ? static_cast<uint32_t>(i) * 4096 + (i & 4095) : rng();
+    CHECK(whole(r) == normal(r), "r=%08x", r);
   }
 }
 
@@ -200,8 +238,8 @@ static void test_truncated_modes() {
     const float lo = static_cast<float>(c[0]);
     const float hi = static_cast<float>(c[1]);
     const TruncatedNormalTransform<float> t{plan_truncated_normal<float>(0, 1, c[0], c[1], lo, hi)};
-    for (uint32_t k = 0; k < (1u << 23); k += 97) {
-      const float x = t(uniform_f32_from_bits(k << 9));
+    for (uint64_t r = 0; r < (uint64_t{1} << 32); r += 4099) {
+      const float x = t(static_cast<uint32_t>(r));
       CHECK(x >= lo && x <= hi && std::isfinite(x), "[%g, %g]: x=%g", c[0], c[1], x);
     }
   }
@@ -239,14 +277,16 @@ static void test_half_precision() {
   CHECK(float_to_half_bits(0x1p-25f) == 0x0000 && float_to_half_bits(0x1.8p-25f) == 0x0001, "float16 subnormal ties");
 }
 
-int main() {
+int main(int argc, char** argv) {
+  const bool exhaustive = argc > 1 && std::strcmp(argv[1], "--exhaustive") == 0;
   test_philox_known_answers();
   test_philox_shared_high();
   test_uniform_grid();
+  test_half_uniform();
   test_half_precision();
   test_log();
   test_quantile_f64();
-  test_quantile_f32_exhaustive();
+  test_quantile_f32(exhaustive ? 1 : 127);
   test_quantile_tail_from_log();
   test_truncated_equals_normal_on_whole_line();
   test_truncated_modes();

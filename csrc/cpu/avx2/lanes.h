@@ -147,7 +147,19 @@ struct U32v {
   DEEPINIT_AVX2_FN friend U32v operator^(U32v a, U32v b) { DEEPINIT_LANEWISE(U32v, _mm256_xor_si256(a.v[k], b.v[k])); }
   DEEPINIT_AVX2_FN friend U32v operator|(U32v a, U32v b) { DEEPINIT_LANEWISE(U32v, _mm256_or_si256(a.v[k], b.v[k])); }
   DEEPINIT_AVX2_FN friend U32v operator>>(U32v a, int n) { DEEPINIT_LANEWISE(U32v, _mm256_srli_epi32(a.v[k], n)); }
+  DEEPINIT_AVX2_FN friend U32v operator<<(U32v a, int n) { DEEPINIT_LANEWISE(U32v, _mm256_slli_epi32(a.v[k], n)); }
   DEEPINIT_AVX2_FN friend F32v<K> float_from_bits(U32v a) { DEEPINIT_LANEWISE(F32v<K>, _mm256_castsi256_ps(a.v[k])); }
+  DEEPINIT_AVX2_FN friend U32v sign_mask(U32v a) { DEEPINIT_LANEWISE(U32v, _mm256_srai_epi32(a.v[k], 31)); }
+  // Unsigned: the high and low halves convert exactly, and one fused multiply-add rounds their sum.
+  DEEPINIT_AVX2_FN friend F32v<K> to_float(U32v a) {
+    DEEPINIT_LANEWISE(F32v<K>, _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(a.v[k], 16)), _mm256_set1_ps(65536.0f),
+                                               _mm256_cvtepi32_ps(_mm256_and_si256(a.v[k], _mm256_set1_epi32(0xffff)))));
+  }
+  // blendv selects by each lane's top bit: the word itself is the mask.
+  DEEPINIT_AVX2_FN friend M32v<K> top_bit_set(U32v a) { DEEPINIT_LANEWISE(M32v<K>, _mm256_castsi256_ps(a.v[k])); }
+  DEEPINIT_AVX2_FN friend F32v<K> negate_where_top_bit(F32v<K> x, U32v a) {
+    DEEPINIT_LANEWISE(F32v<K>, _mm256_xor_ps(x.v[k], _mm256_castsi256_ps(_mm256_and_si256(a.v[k], _mm256_set1_epi32(INT32_MIN)))));
+  }
   DEEPINIT_AVX2_FN friend void mulhilo32(uint32_t m, U32v x, U32v& hi, U32v& lo) {
     const __m256i mv = _mm256_set1_epi32(static_cast<int>(m));
     for (int k = 0; k < K; ++k) {
@@ -176,16 +188,81 @@ DEEPINIT_AVX2_FN inline __m128i float_to_half_bits(__m256 x) {
   return _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
-#if defined(DEEPINIT_ZMM_PHILOX)
-// Philox lanes in K 512-bit registers of 16 x 32-bit lanes, for capabilities that have AVX-512F:
-// one instruction then advances 16 counters instead of 8 (the transforms stay on 8-lane
-// registers). The same exact integer operations as U32v, so the same bits.
+#if defined(DEEPINIT_ZMM)
+// The same lanes in 512-bit registers, for capabilities that have AVX-512 (F, VL, BW, DQ): 16
+// float or 32-bit lanes per register. Philox on them advances 16 counters per instruction, and
+// the float transforms keep twice the elements in flight in their long dependency chains (a
+// polynomial's Horner steps each wait for the last). The same exact or correctly rounded
+// operations as the 256-bit lanes, so the same bits.
+template <int K>
+struct M32z {
+  __mmask16 v[K];
+  DEEPINIT_AVX2_FN friend bool any(M32z m) {
+    __mmask16 all = m.v[0];
+    for (int k = 1; k < K; ++k) all = static_cast<__mmask16>(all | m.v[k]);
+    return all != 0;
+  }
+};
+
+template <int K>
+struct F32z {
+  __m512 v[K];
+  F32z() = default;
+  DEEPINIT_AVX2_FN F32z(float x) {
+    for (int k = 0; k < K; ++k) v[k] = _mm512_set1_ps(x);
+  }
+  DEEPINIT_AVX2_FN friend F32z operator+(F32z a, F32z b) { DEEPINIT_LANEWISE(F32z, _mm512_add_ps(a.v[k], b.v[k])); }
+  DEEPINIT_AVX2_FN friend F32z operator-(F32z a, F32z b) { DEEPINIT_LANEWISE(F32z, _mm512_sub_ps(a.v[k], b.v[k])); }
+  DEEPINIT_AVX2_FN friend F32z operator*(F32z a, F32z b) { DEEPINIT_LANEWISE(F32z, _mm512_mul_ps(a.v[k], b.v[k])); }
+  DEEPINIT_AVX2_FN friend F32z operator/(F32z a, F32z b) { DEEPINIT_LANEWISE(F32z, _mm512_div_ps(a.v[k], b.v[k])); }
+  DEEPINIT_AVX2_FN friend F32z operator-(F32z a) {
+    DEEPINIT_LANEWISE(F32z, _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v[k]), _mm512_set1_epi32(INT32_MIN))));
+  }
+  DEEPINIT_AVX2_FN friend M32z<K> operator<(F32z a, F32z b) { DEEPINIT_LANEWISE(M32z<K>, _mm512_cmp_ps_mask(a.v[k], b.v[k], _CMP_LT_OQ)); }
+  DEEPINIT_AVX2_FN friend M32z<K> operator<=(F32z a, F32z b) { DEEPINIT_LANEWISE(M32z<K>, _mm512_cmp_ps_mask(a.v[k], b.v[k], _CMP_LE_OQ)); }
+  DEEPINIT_AVX2_FN friend M32z<K> operator>(F32z a, F32z b) { DEEPINIT_LANEWISE(M32z<K>, _mm512_cmp_ps_mask(a.v[k], b.v[k], _CMP_GT_OQ)); }
+  DEEPINIT_AVX2_FN friend M32z<K> operator>=(F32z a, F32z b) { DEEPINIT_LANEWISE(M32z<K>, _mm512_cmp_ps_mask(a.v[k], b.v[k], _CMP_GE_OQ)); }
+  DEEPINIT_AVX2_FN friend F32z select(M32z<K> m, F32z a, F32z b) { DEEPINIT_LANEWISE(F32z, _mm512_mask_blend_ps(m.v[k], b.v[k], a.v[k])); }
+  DEEPINIT_AVX2_FN friend F32z sqrt_rn(F32z a) { DEEPINIT_LANEWISE(F32z, _mm512_sqrt_ps(a.v[k])); }
+  DEEPINIT_AVX2_FN friend F32z fma_rn(F32z a, F32z b, F32z c) { DEEPINIT_LANEWISE(F32z, _mm512_fmadd_ps(a.v[k], b.v[k], c.v[k])); }
+  DEEPINIT_AVX2_FN friend F32z lookup_row(const float* row, F32z index) {
+    const __m512 table = _mm512_castps256_ps512(_mm256_loadu_ps(row));  // indices are below 8
+    DEEPINIT_LANEWISE(F32z, _mm512_permutexvar_ps(_mm512_cvttps_epi32(index.v[k]), table));
+  }
+  DEEPINIT_AVX2_FN friend F32z log_reduce(F32z x, F32z& e) {
+    F32z m;
+    for (int k = 0; k < K; ++k) {
+      const __m512i biased =
+          _mm512_add_epi32(_mm512_castps_si512(x.v[k]), _mm512_set1_epi32(0x3f800000 - 0x3f3504f3));
+      // The biased bits as a float have exponent field e + 127: getexp reads e (the scalar
+      // lanes' shift, subtraction and conversion).
+      e.v[k] = _mm512_getexp_ps(_mm512_castsi512_ps(biased));
+      m.v[k] = _mm512_castsi512_ps(
+          _mm512_add_epi32(_mm512_and_si512(biased, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f3504f3)));
+    }
+    return m;
+  }
+};
+
 template <int K>
 struct U32z {
   __m512i v[K];
   U32z() = default;
   DEEPINIT_AVX2_FN U32z(uint32_t x) {
     for (int k = 0; k < K; ++k) v[k] = _mm512_set1_epi32(static_cast<int>(x));
+  }
+  DEEPINIT_AVX2_FN friend U32z operator+(U32z a, U32z b) { DEEPINIT_LANEWISE(U32z, _mm512_add_epi32(a.v[k], b.v[k])); }
+  DEEPINIT_AVX2_FN friend U32z operator&(U32z a, U32z b) { DEEPINIT_LANEWISE(U32z, _mm512_and_si512(a.v[k], b.v[k])); }
+  DEEPINIT_AVX2_FN friend U32z operator|(U32z a, U32z b) { DEEPINIT_LANEWISE(U32z, _mm512_or_si512(a.v[k], b.v[k])); }
+  DEEPINIT_AVX2_FN friend U32z operator>>(U32z a, int n) { DEEPINIT_LANEWISE(U32z, _mm512_srli_epi32(a.v[k], n)); }
+  DEEPINIT_AVX2_FN friend U32z operator<<(U32z a, int n) { DEEPINIT_LANEWISE(U32z, _mm512_slli_epi32(a.v[k], n)); }
+  DEEPINIT_AVX2_FN friend F32z<K> float_from_bits(U32z a) { DEEPINIT_LANEWISE(F32z<K>, _mm512_castsi512_ps(a.v[k])); }
+  DEEPINIT_AVX2_FN friend U32z sign_mask(U32z a) { DEEPINIT_LANEWISE(U32z, _mm512_srai_epi32(a.v[k], 31)); }
+  DEEPINIT_AVX2_FN friend F32z<K> to_float(U32z a) { DEEPINIT_LANEWISE(F32z<K>, _mm512_cvtepu32_ps(a.v[k])); }
+  DEEPINIT_AVX2_FN friend M32z<K> top_bit_set(U32z a) { DEEPINIT_LANEWISE(M32z<K>, _mm512_movepi32_mask(a.v[k])); }
+  DEEPINIT_AVX2_FN friend F32z<K> negate_where_top_bit(F32z<K> x, U32z a) {
+    DEEPINIT_LANEWISE(F32z<K>, _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(x.v[k]), a.v[k],
+                                                                             _mm512_set1_epi32(INT32_MIN), 0x78)));
   }
   DEEPINIT_AVX2_FN friend U32z operator^(U32z a, U32z b) { DEEPINIT_LANEWISE(U32z, _mm512_xor_si512(a.v[k], b.v[k])); }
   DEEPINIT_AVX2_FN friend void mulhilo32(uint32_t m, U32z x, U32z& hi, U32z& lo) {
@@ -217,6 +294,12 @@ template <int K>
 struct LaneScalar<cpu::avx2::F64v<K>> {
   using type = double;
 };
+#if defined(DEEPINIT_ZMM)
+template <int K>
+struct LaneScalar<cpu::avx2::F32z<K>> {
+  using type = float;
+};
+#endif
 }  // namespace DEEPINIT_CORE_ABI
 }  // namespace core
 }  // namespace deepinit

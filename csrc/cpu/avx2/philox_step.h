@@ -64,7 +64,7 @@ bool counter_lanes(uint64_t c, uint64_t mask, U32v<P>& lo, U32v<P>& hi) {
 
 // The Philox lanes of a step: set p of 8 counters (the 8-lane register that the transposition
 // into element order takes) is register p, or half p % 2 of 512-bit register p / 2.
-#if defined(DEEPINIT_ZMM_PHILOX)
+#if defined(DEEPINIT_ZMM)
 static_assert(kPhiloxSets % 2 == 0, "512-bit Philox lanes hold two 8-counter sets");
 using PhiloxLanes = U32z<kPhiloxSets / 2>;
 

@@ -30,6 +30,13 @@ namespace {
 // avx512vl build takes direct groups of 8. A staged pass works on blocks of kBlockSteps steps.
 constexpr int kGroup = DEEPINIT_AVX2_GROUP;
 constexpr int kDirectGroup = DEEPINIT_AVX2_DIRECT_GROUP;
+#if defined(DEEPINIT_ZMM)
+#ifndef DEEPINIT_ZMM_DIRECT_GROUP
+#define DEEPINIT_ZMM_DIRECT_GROUP 8
+#endif
+// Float transforms with 512-bit lanes take this many 8-lane registers at a time, in pairs.
+constexpr int kZmmDirectGroup = DEEPINIT_ZMM_DIRECT_GROUP;
+#endif
 constexpr int kBlockSteps = DEEPINIT_AVX2_BLOCK_STEPS;
 
 // Register <-> memory moves and lane access for the staged pass's buffers.
@@ -126,18 +133,13 @@ __m256d unpack_lanes(int mask, const double* src, __m256d base) {
   return _mm256_blendv_pd(base, moved, _mm256_castsi256_pd(_mm256_cmpgt_epi64(bit, _mm256_setzero_si256())));
 }
 
-// Uniforms in [0, 1) of K registers of bits (32-bit lanes for float, 64-bit for double).
+// K registers of bits as the lanes of the transforms' bits: 32-bit lanes for float, 64-bit for
+// double.
 template <class Compute, int K>
-inline __attribute__((always_inline)) auto uniforms_of(const __m256i* bits) {
-  if constexpr (std::is_same_v<Compute, double>) {
-    U64v<K> r;
-    for (int k = 0; k < K; ++k) r.v[k] = bits[k];
-    return core::uniform_f64_from_bits(r);
-  } else {
-    U32v<K> r;
-    for (int k = 0; k < K; ++k) r.v[k] = bits[k];
-    return core::uniform_f32_from_bits(r);
-  }
+inline __attribute__((always_inline)) auto words_of(const __m256i* bits) {
+  std::conditional_t<std::is_same_v<Compute, double>, U64v<K>, U32v<K>> r;
+  for (int k = 0; k < K; ++k) r.v[k] = bits[k];
+  return r;
 }
 
 // Any transform: kDirectGroup registers at a time, straight from the bits of each step (4
@@ -153,8 +155,28 @@ void transform_direct(const Transform& transform, DtypeTag<D> tag, int64_t n, in
   for (int64_t i = first, step = 0; i < n; i += registers * lanes, ++step) {
     __m256i bits[registers];
     plan(step, bits);
+#if defined(DEEPINIT_ZMM)
+    if constexpr (std::is_same_v<Compute, float>) {
+      // Float transforms on 512-bit lanes: pairs of the step's registers, transformed together.
+      constexpr int pairs = kZmmDirectGroup / 2;
+      for (int group = 0; group < registers && i + group * lanes < n; group += kZmmDirectGroup) {
+        U32z<pairs> words;
+        for (int k = 0; k < pairs; ++k) {
+          words.v[k] = _mm512_inserti64x4(_mm512_castsi256_si512(bits[group + 2 * k]), bits[group + 2 * k + 1], 1);
+        }
+        const F32z<pairs> x = transform(words);
+        F32v<kZmmDirectGroup> halves;
+        for (int k = 0; k < pairs; ++k) {
+          halves.v[2 * k] = _mm512_castps512_ps256(x.v[k]);
+          halves.v[2 * k + 1] = _mm512_extractf32x8_ps(x.v[k], 1);
+        }
+        sink.store(tag, i + group * lanes, halves);
+      }
+      continue;
+    }
+#endif
     for (int group = 0; group < registers && i + group * lanes < n; group += kDirectGroup) {
-      sink.store(tag, i + group * lanes, transform(uniforms_of<Compute, kDirectGroup>(bits + group)));
+      sink.store(tag, i + group * lanes, transform(words_of<Compute, kDirectGroup>(bits + group)));
     }
   }
 }
@@ -169,7 +191,7 @@ __attribute__((noinline)) void step_of(const Plan& plan, int64_t step, __m256i* 
 // Quantile transforms in stages (QuantileStage in core/transforms.h): per block of kBlockSteps
 // steps, every lane takes the cheap central piece, and the lanes that need the tail (about 28%
 // of a normal_'s) are packed into full registers for the log, the square root and the tail
-// polynomial. Lane by lane the arithmetic is normal_quantile_lower's, so the bits are the same.
+// polynomial. Lane by lane the arithmetic is normal_quantile_lower_f64's, so the bits are the same.
 template <class Transform, OutDtype D, class Plan, class Sink>
 void transform_staged(const Transform& transform, DtypeTag<D> tag, int64_t n, int64_t first, const Plan& plan,
                       const Sink& sink) {
@@ -194,10 +216,9 @@ void transform_staged(const Transform& transform, DtypeTag<D> tag, int64_t n, in
       step_of(plan, step0 + step, bits);
       for (int k = 0; k < 4 * kPhiloxSets; k += kGroup) {
         const int v = step * 4 * kPhiloxSets + k;
-        const FGroup u = uniforms_of<Compute, kGroup>(bits + k);
-        const core::QuantileStage<FGroup> stage = transform.begin(u);
-        const auto central = core::normal_quantile_is_central(stage.q);
-        store_aligned(x + v * lanes, core::normal_quantile_central(stage.q));
+        const core::QuantileStage<FGroup> stage = transform.begin(words_of<Compute, kGroup>(bits + k));
+        const auto central = core::normal_quantile_is_central_f64(stage.q);
+        store_aligned(x + v * lanes, core::normal_quantile_central_f64(stage.q));
         store_aligned(flip + v * lanes, stage.flip);
         for (int j = 0; j < kGroup; ++j) {
           tail_mask[v + j] = static_cast<uint8_t>(~movemask(central, j) & ((1 << lanes) - 1));

@@ -289,11 +289,7 @@ void fill_column_rows(const Transform& transform, DtypeTag<D> tag, const RoundKe
       transpose_into_place([&](int at) {
         Words b;
         load_block(reinterpret_cast<const Compute*>(bits) + at, b);
-        if constexpr (f64) {
-          return transform(core::uniform_f64_from_bits(b));
-        } else {
-          return transform(core::uniform_f32_from_bits(b));
-        }
+        return transform(b);
       });
     }
     if (via_buffer) {
