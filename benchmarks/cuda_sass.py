@@ -5,12 +5,17 @@ with the flags setup.py uses, disassembles it with cuobjdump, and prints for eve
 
 * loop/elem: instructions in its steady-state (grid-stride) loop per element it writes, with
   every path through the loop counted once;
-* est/elem: for kernels that queue the tails of Phi^-1 (warp_fill.h), the loop's instructions
-  less the queue's solve loop, plus the solve loop once per tail element (a fraction TAIL of
-  the elements: 0.28 for normal_, the mass outside the central piece) and once more per lane
-  for the last, partly filled round;
+* est/elem: the instructions a warp runs per element written, on average: the loop's, with
+  - for the float quantile fills (stream contract v2), the tail code that a lane calls out of
+    line for the 0.124% of elements outside the central piece of Phi^-1 counted once for every
+    element slot in which some lane of the warp needs it (1 - (1 - 0.00124)^32 = 3.9% of slots);
+  - for the float64 quantile fills, which queue their tails (warp_fill.h), the loop's
+    instructions less the queue's solve loop, plus the solve loop once per tail element (a
+    fraction TAIL_F64 of the elements: 0.15, the mass outside the central piece) and once more
+    per lane for the last, partly filled round;
 * calls: CALL sites (division and square-root slow paths, which the hot path should not take);
 * local: local-memory loads and stores in the loop (register spills);
+* stg128: 128-bit global stores (STG.E.128) in the loop, which every contiguous kernel uses;
 * regs: registers per thread (occupancy).
 
     python benchmarks/cuda_sass.py [--arch sm_90] [--source csrc/cuda/fill_cuda.cu] [--json PATH]
@@ -33,7 +38,9 @@ import sysconfig
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TAIL = 0.28  # share of float32 uniforms whose Phi^-1 is outside the central piece: 2 * 0.14
+TAIL_F64 = 0.15  # share of float64 uniforms whose Phi^-1 is outside the central piece: 1 - 2 * 0.425
+# Share of element slots in which some lane of a warp takes the float tail (contract v2: 0.124%).
+TAIL_SLOT = 1 - (1 - 0.00124) ** 32
 DTYPES = {"0": "float32", "1": "float64", "2": "float16", "3": "bfloat16"}
 PER_COUNTER = {"float32": 4, "float64": 2, "float16": 4, "bfloat16": 4}
 
@@ -98,7 +105,7 @@ def backward_branches(code):
     return loops
 
 
-FORMS = {"0": "linear", "1": "linear tail", "2": "narrow", "3": "log"}  # core::TruncatedNormalForm
+FORMS = {"0": "linear", "1": "linear tail", "2": "narrow", "3": "log", "4": "whole"}  # core::TruncatedNormalForm
 
 
 def describe(name):
@@ -115,15 +122,36 @@ def describe(name):
     else:
         transform_name = "?"
     kernel_name = kernel.group(1) if kernel else name
-    queues = kernel_name == "fill_run_kernel" and (transform_name in ("normal", "trunc_normal (linear)"))
-    return kernel_name, DTYPES[dtype.group(1)] if dtype else "?", transform_name, queues
+    if kernel_name == "fill_rows_kernel":  # kOneDim: rows of one dim (no division), or of more
+        kernel_name = "fill_rows_1d" if "Lb1E" in name else "fill_rows_nd"
+    dtype_name = DTYPES[dtype.group(1)] if dtype else "?"
+    queues = (kernel_name == "fill_run_kernel" and dtype_name == "float64"
+              and transform_name in ("normal", "trunc_normal (linear)"))
+    return kernel_name, dtype_name, transform_name, queues
 
 
-def counters_per_iteration(kernel):
+QUANTILES = ("normal", "trunc_normal", "trunc_normal (linear)", "trunc_normal (whole)")
+
+
+def callee_size(code, target):
+    """Instructions of the function at `target`, up to its return."""
+    size = 0
+    for address, opcode, _ in code:
+        if address >= target:
+            size += 1
+            if opcode.startswith("RET"):
+                break
+    return size
+
+
+def counters_per_iteration(kernel, transform):
+    """kCountersPerLaneOf in warp_fill.h: its general value, and its uniform specialization."""
     if kernel != "fill_run_kernel":
         return 1
     text = open(os.path.join(ROOT, "csrc", "cuda", "warp_fill.h")).read()
-    return int(re.search(r"kCountersPerLane = (\d+)", text).group(1))
+    general = re.search(r"constexpr int kCountersPerLaneOf = (\d+);", text).group(1)
+    uniform = re.search(r"constexpr int kCountersPerLaneOf<core::UniformTransform<T>> = (\d+);", text).group(1)
+    return int(uniform if transform == "uniform" else general)
 
 
 def registers(cubin):
@@ -149,15 +177,25 @@ def analyse(cubin):
         loops = backward_branches(code)
         outer = max(loops, key=lambda l: l[1] - l[0]) if loops else (0, 0)
         in_loop = [c for c in code if outer[0] <= c[0] <= outer[1]]
-        elements = counters_per_iteration(kernel) * PER_COUNTER.get(dtype, 4)
+        elements = counters_per_iteration(kernel, transform) * PER_COUNTER.get(dtype, 4)
         row = {
             "kernel": kernel, "dtype": dtype, "transform": transform, "queues_tails": compact,
             "instructions": len(code), "loop": len(in_loop), "loop_per_element": len(in_loop) / elements,
             "calls": sum(1 for c in code if c[1].startswith("CALL")),
             "local": sum(1 for c in in_loop if c[1].startswith(("LDL", "STL"))),
+            "wide_stores": sum(1 for c in in_loop if c[1].startswith("STG") and c[1].endswith(".128")),
             "registers": regs.get(name, 0), "name": name,
         }
         row["estimated_per_element"] = row["loop_per_element"]
+        if dtype != "float64" and transform in QUANTILES:
+            # The tail's calls: one per element slot, to the largest function the loop calls.
+            targets = [int(re.search(r"0x([0-9a-f]+)", c[2]).group(1), 16) for c in in_loop if c[1].startswith("CALL")]
+            sizes = [callee_size(code, t) for t in targets]
+            if sizes:
+                tail = max(sizes)
+                sites = sum(1 for s in sizes if s == tail)
+                row["tail_calls"] = sites
+                row["estimated_per_element"] += TAIL_SLOT * tail * sites / elements
         if compact:
             # The solve loop: the largest loop nested in the outer one.
             inner_loops = [l for l in loops if l != outer and outer[0] <= l[0] and l[1] <= outer[1]]
@@ -165,7 +203,7 @@ def analyse(cubin):
                 inner = max(inner_loops, key=lambda l: l[1] - l[0])
                 solve = sum(1 for c in in_loop if inner[0] <= c[0] <= inner[1])
                 row["solve_loop"] = solve
-                rounds_per_element = TAIL + 1.0 / (2 * elements)  # the last round is half full on average
+                rounds_per_element = TAIL_F64 + 1.0 / (2 * elements)  # the last round is half full on average
                 row["estimated_per_element"] = (len(in_loop) - solve) / elements + solve * rounds_per_element
         rows.append(row)
     order = {"float32": 0, "float16": 1, "bfloat16": 2, "float64": 3}
@@ -174,12 +212,12 @@ def analyse(cubin):
 
 def format_rows(rows):
     header = (f"{'kernel':17} {'dtype':9} {'transform':22} {'queue':>5} {'loop/elem':>9} {'est/elem':>8} "
-              f"{'calls':>5} {'local':>5} {'regs':>4}")
+              f"{'calls':>5} {'local':>5} {'stg128':>6} {'regs':>4}")
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(f"{r['kernel']:17} {r['dtype']:9} {r['transform']:22} {'yes' if r['queues_tails'] else '':>5} "
                      f"{r['loop_per_element']:9.1f} {r['estimated_per_element']:8.1f} {r['calls']:5d} {r['local']:5d} "
-                     f"{r['registers']:4d}")
+                     f"{r['wide_stores']:6d} {r['registers']:4d}")
     return "\n".join(lines)
 
 
@@ -195,6 +233,8 @@ def check(rows, limits_path):
         for field in ("estimated_per_element", "calls", "local"):
             if r[field] > limit[field] + 1e-9:
                 failures.append(f"{key}: {field} {r[field]:.1f} > limit {limit[field]}")
+        if r["wide_stores"] < limit.get("wide_stores", 0):
+            failures.append(f"{key}: no 128-bit global stores (STG.E.128) in its loop")
     return failures
 
 

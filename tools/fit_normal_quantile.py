@@ -115,11 +115,19 @@ def f32(x):
 
 
 def horner(name, x, coefficients):
-    """A function of float lanes that evaluates the polynomial by Horner's rule, its coefficients
-    as constants (immediate operands on the GPU)."""
-    lines = ["template <class F>", f"DEEPINIT_HD F {name}(F {x}) {{", f"  F p = F({f32(coefficients[-1])});"]
-    lines += [f"  p = fma_rn(p, {x}, F({f32(c)}));" for c in coefficients[-2::-1]]
-    lines += ["  return p;", "}"]
+    """A table of the coefficients (constant memory on the GPU, whose entries are instructions'
+    operands) and a function of float lanes that evaluates the polynomial by Horner's rule."""
+    table = f"k{''.join(w.capitalize() for w in name.split('_'))}"
+    init = "{" + ", ".join(f32(c) for c in coefficients) + "}"
+    n = len(coefficients)
+    macro = f"DEEPINIT_{name.upper()}"
+    lines = [f"#define {macro} {init}", f"DEEPINIT_DEFINE_TABLE(float, {table}, {n}, {macro})",
+             "template <class F>", f"DEEPINIT_HD F {name}(F {x}) {{",
+             f"  const float* c = DEEPINIT_TABLE_DATA({table});", f"  F p = F(c[{n - 1}]);",
+             "#if defined(__CUDA_ARCH__) || defined(__clang__)", "#pragma unroll",
+             "#elif defined(__GNUC__)", f"#pragma GCC unroll {n}", "#endif",
+             f"  for (int k = {n - 2}; k >= 0; --k) {{", f"    p = fma_rn(p, {x}, F(c[k]));", "  }",
+             "  return p;", "}"]
     return "\n".join(lines)
 
 

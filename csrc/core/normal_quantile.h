@@ -157,10 +157,11 @@ DEEPINIT_HD F normal_quantile_tail_f64_piece(F r, int piece) {
 }
 
 
-// Out of line on the GPU: 0.124% of a float fill's elements need it.
+// The float tail from p times 2^33 (a log, a square root, a tail piece): out of line on the GPU,
+// where 0.124% of a float fill's elements need it.
 template <class F>
-DEEPINIT_HD_COLD F normal_quantile_tail_cold(F r) {
-  return normal_quantile_tail(r);
+DEEPINIT_HD_COLD F quantile_f32_tail(F p33) {
+  return normal_quantile_tail(sqrt_rn(-log_lane(p33 * F(0x1p-33f))));
 }
 
 // Float central piece from p and a times 2^33: y = 4p(1-p) = (2^33 p) (2^-32 + (2^33 a) 2^-64),
@@ -202,7 +203,7 @@ DEEPINIT_HD F normal_quantile_lower_f32(F p33, F a33) {
   F x = quantile_f32_central(p33, a33);
   const auto tail = p33 < F(kQuantileF32CentralP * 0x1p33f);
   if (any(tail)) {
-    x = select(tail, normal_quantile_tail_cold(sqrt_rn(-log_lane(p33 * F(0x1p-33f)))), x);
+    x = select(tail, quantile_f32_tail(p33), x);
   }
   return x;
 }

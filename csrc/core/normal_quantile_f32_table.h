@@ -10,34 +10,39 @@ DEEPINIT_CORE_NAMESPACE_BEGIN
 constexpr float kQuantileF32CentralP = 6.200725329e-04f;
 
 // Q(l), Horner in l; max relative error after rounding, in float64: 2.30e-08.
+#define DEEPINIT_QUANTILE_F32_CENTRAL_POLYNOMIAL {-2.918099373e-10f, 5.295338126e-11f, -1.827433170e-12f, -2.567688900e-13f, 8.949036072e-15f, 1.955430404e-15f, -2.716075467e-16f, -7.503393056e-17f, -6.863606820e-18f, -3.037183612e-19f, -5.500631520e-21f}
+DEEPINIT_DEFINE_TABLE(float, kQuantileF32CentralPolynomial, 11, DEEPINIT_QUANTILE_F32_CENTRAL_POLYNOMIAL)
 template <class F>
 DEEPINIT_HD F quantile_f32_central_polynomial(F l) {
-  F p = F(-5.500631520e-21f);
-  p = fma_rn(p, l, F(-3.037183612e-19f));
-  p = fma_rn(p, l, F(-6.863606820e-18f));
-  p = fma_rn(p, l, F(-7.503393056e-17f));
-  p = fma_rn(p, l, F(-2.716075467e-16f));
-  p = fma_rn(p, l, F(1.955430404e-15f));
-  p = fma_rn(p, l, F(8.949036072e-15f));
-  p = fma_rn(p, l, F(-2.567688900e-13f));
-  p = fma_rn(p, l, F(-1.827433170e-12f));
-  p = fma_rn(p, l, F(5.295338126e-11f));
-  p = fma_rn(p, l, F(-2.918099373e-10f));
+  const float* c = DEEPINIT_TABLE_DATA(kQuantileF32CentralPolynomial);
+  F p = F(c[10]);
+#if defined(__CUDA_ARCH__) || defined(__clang__)
+#pragma unroll
+#elif defined(__GNUC__)
+#pragma GCC unroll 11
+#endif
+  for (int k = 9; k >= 0; --k) {
+    p = fma_rn(p, l, F(c[k]));
+  }
   return p;
 }
 
 // S(f) with log2(1 + f) = f S(f), 1 + f in [sqrt(1/2), sqrt(2)); max absolute error of the
 // log, in float64: 5.25e-08.
+#define DEEPINIT_QUANTILE_F32_LOG2_POLYNOMIAL {1.442694783e+00f, -7.213571668e-01f, 4.809394479e-01f, -3.600871861e-01f, 2.867073715e-01f, -2.500691414e-01f, 2.368910760e-01f, -1.457450837e-01f}
+DEEPINIT_DEFINE_TABLE(float, kQuantileF32Log2Polynomial, 8, DEEPINIT_QUANTILE_F32_LOG2_POLYNOMIAL)
 template <class F>
 DEEPINIT_HD F quantile_f32_log2_polynomial(F f) {
-  F p = F(-1.457450837e-01f);
-  p = fma_rn(p, f, F(2.368910760e-01f));
-  p = fma_rn(p, f, F(-2.500691414e-01f));
-  p = fma_rn(p, f, F(2.867073715e-01f));
-  p = fma_rn(p, f, F(-3.600871861e-01f));
-  p = fma_rn(p, f, F(4.809394479e-01f));
-  p = fma_rn(p, f, F(-7.213571668e-01f));
-  p = fma_rn(p, f, F(1.442694783e+00f));
+  const float* c = DEEPINIT_TABLE_DATA(kQuantileF32Log2Polynomial);
+  F p = F(c[7]);
+#if defined(__CUDA_ARCH__) || defined(__clang__)
+#pragma unroll
+#elif defined(__GNUC__)
+#pragma GCC unroll 8
+#endif
+  for (int k = 6; k >= 0; --k) {
+    p = fma_rn(p, f, F(c[k]));
+  }
   return p;
 }
 

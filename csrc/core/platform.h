@@ -47,11 +47,12 @@
   }                                 \
   }
 
-// A constant table that both host and device code index at run time.
+// A constant table that both host and device code index at run time (on the GPU, constant
+// memory: read with an index known at compile time, an entry is an instruction's operand).
 #if defined(__CUDACC__)
 #define DEEPINIT_DEFINE_TABLE(type, name, size, init) \
   static constexpr type name##_host[size] = init;     \
-  static __device__ const type name##_device[size] = init;
+  static __constant__ const type name##_device[size] = init;
 #if defined(__CUDA_ARCH__)
 #define DEEPINIT_TABLE_DATA(name) name##_device
 #else

@@ -40,18 +40,18 @@ DEEPINIT_HD uint64_t counter_of(uint64_t g) {
 template <class T>
 constexpr uint64_t kCounterMask = ~uint64_t{0} >> StreamLayout<T>::kShift;
 
-// 1 + (r >> 9) * 2^-23 is built from bits in [1, 2); removing the 1 is exact (Sterbenz) and
-// adding 2^-24 is exact because the result needs only 24 significant bits.
+// 1 + (r >> 9) * 2^-23 is built from bits in [1, 2); subtracting 1 - 2^-24 leaves
+// (r >> 9) * 2^-23 + 2^-24 exactly, in one addition, because that needs only 24 significant bits.
 template <class U32>
 DEEPINIT_HD auto uniform_f32_from_bits(U32 r) {
   const auto one_plus = float_from_bits((r >> 9) | U32(0x3f800000u));
-  return (one_plus - 1.0f) + 0x1p-24f;
+  return one_plus - (1.0f - 0x1p-24f);
 }
 
 template <class U64>
 DEEPINIT_HD auto uniform_f64_from_bits(U64 r) {
   const auto one_plus = double_from_bits((r >> 12) | U64(0x3ff0000000000000ull));
-  return (one_plus - 1.0) + 0x1p-53;
+  return one_plus - (1.0 - 0x1p-53);
 }
 
 // The 32-bit quantile fills' u = (r + 1/2) 2^-32 as its lower side p = min(u, 1 - u) and that

@@ -21,41 +21,66 @@ namespace deepinit {
 namespace cuda {
 namespace {
 
-// Any layout: work item t of the grid-stride loop is Philox counter `slot` of row t / slots, the
-// counter holding the row's stream position plus slot, whose elements it writes where they fall
-// in the row.
-template <OutDtype D, class Transform>
-__global__ void fill_rows_kernel(typename DtypeTraits<D>::Storage* out, RowLayout rows, uint64_t base, StreamStart start,
-                                 Transform transform) {
+// Any layout, as rows (layout.h): work item t = row * slots + slot is Philox counter `slot` of a
+// row, counted from the counter that holds the row's first element, and writes the elements of
+// that counter that fall in the row. A thread divides once, for its first item; then it steps by
+// the grid's size, `rows_step` rows and `slots_step` slots, carrying a row when the slot passes
+// the end.
+struct RowWalk {
+  int64_t slots;  // counters per row, one more than a row needs when its lead is 0
+  int64_t rows_step;
+  int64_t slots_step;
+};
+
+// Row r's first element in memory and in the stream: without division when the rows are one
+// dim's (kOneDim: outer_dims is 1, as in a column window of a matrix).
+template <bool kOneDim>
+__device__ __forceinline__ void row_offsets(const RowLayout& rows, int64_t row, int64_t& memory, uint64_t& stream) {
+  if constexpr (kOneDim) {
+    memory = row * rows.memory_strides[0];
+    stream = static_cast<uint64_t>(row) * static_cast<uint64_t>(rows.stream_strides[0]);
+  } else {
+    rows.offsets(row, memory, stream);
+  }
+}
+
+template <OutDtype D, bool kOneDim, class Transform>
+__global__ void __launch_bounds__(256) fill_rows_kernel(typename DtypeTraits<D>::Storage* out, RowLayout rows, RowWalk walk,
+                                                        uint64_t base, StreamStart start, Transform transform) {
   using Traits = DtypeTraits<D>;
   using Compute = typename Traits::Compute;
   constexpr int per_counter = Traits::kElementsPerCounter;
   const core::StreamOrigin origin = start.origin<Compute>();
-  const core::PhiloxKey key = origin.key;
+  const core::PhiloxRoundKeys<uint32_t> keys(origin.key);
   const uint64_t g0 = origin.first + base;
-  const int64_t slots = (rows.length + per_counter - 1) / per_counter + 1;
-  const int64_t items = rows.count * slots;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < items; t += stride) {
-    const int64_t row = t / slots;
-    const int64_t slot = t - row * slots;
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  int64_t row = t / walk.slots;
+  int64_t slot = t - row * walk.slots;
+  for (; row < rows.count; row += walk.rows_step, slot += walk.slots_step) {
+    if (slot >= walk.slots) {
+      slot -= walk.slots;
+      if (++row >= rows.count) {
+        break;
+      }
+    }
     int64_t memory;
     uint64_t g_row;
-    rows.offsets(row, memory, g_row);
+    row_offsets<kOneDim>(rows, row, memory, g_row);
     g_row += g0;
-    const int64_t lead = static_cast<int64_t>(g_row % per_counter);
-    const int64_t first = slot * per_counter - lead;  // position in the row of the counter's first element
+    const int64_t first = slot * per_counter - static_cast<int64_t>(g_row % per_counter);
     if (first >= rows.length) {
       continue;
     }
-    uint32_t words[4];
-    core::philox_words(key, (core::counter_of<Compute>(g_row) + slot) & core::kCounterMask<Compute>, words);
+    const uint64_t counter = (core::counter_of<Compute>(g_row) + static_cast<uint64_t>(slot)) & core::kCounterMask<Compute>;
+    uint32_t words[4] = {static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0u, 0u};
+    core::philox4x32_10(words, keys);
+    // The counter's elements in memory, from its first (which may lie before the row).
+    typename Traits::Storage* const at = out + (memory + first * rows.row_stride);
 #pragma unroll
     for (int k = 0; k < per_counter; ++k) {
-      const int64_t i = first + k;
-      if (i >= 0 && i < rows.length) {
-        out[memory + i * rows.row_stride] =
-            Traits::store(transform(core::bits_from_words<Compute>(words, static_cast<uint64_t>(k))));
+      const auto value = Traits::store(transform(core::bits_from_words<Compute>(words, static_cast<uint64_t>(k))));
+      if (first + k >= 0 && first + k < rows.length) {
+        at[k * rows.row_stride] = value;
       }
     }
   }
@@ -81,9 +106,10 @@ template <class Fill>
 using QueueOf = WarpQueue<typename Fill::Compute, Fill::kQueueCapacity>;
 
 template <class Fill, bool kInterior>
-__device__ __forceinline__ void fill_tile(const typename Fill::RunT& run, int64_t tile, int lane, QueueOf<Fill> queue) {
+__device__ __forceinline__ void fill_tile(const typename Fill::RunT& run, const core::PhiloxRoundKeys<uint32_t>& keys,
+                                          int64_t tile, int lane, QueueOf<Fill> queue) {
   typename Fill::Lane s;
-  const int count = Fill::generate(run, tile, lane, s);
+  const int count = Fill::generate(run, keys, tile, lane, s);
   if constexpr (Fill::kCompact) {
     // Where this lane's tails go: an exclusive scan of the counts across the warp.
     int inclusive = count;
@@ -110,8 +136,9 @@ __device__ __forceinline__ void fill_tile(const typename Fill::RunT& run, int64_
 // The run's first and last tiles (every tile of an unaligned run): out of line, so that the
 // interior loop's code holds no bounds checks.
 template <class Fill>
-__device__ __noinline__ void fill_edge_tile(const typename Fill::RunT& run, int64_t tile, int lane, QueueOf<Fill> queue) {
-  fill_tile<Fill, false>(run, tile, lane, queue);
+__device__ __noinline__ void fill_edge_tile(const typename Fill::RunT& run, const core::PhiloxRoundKeys<uint32_t>& keys,
+                                            int64_t tile, int lane, QueueOf<Fill> queue) {
+  fill_tile<Fill, false>(run, keys, tile, lane, queue);
 }
 
 // A contiguous run: each warp takes tiles of the run in turn, interior tiles first.
@@ -125,6 +152,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * warp_fill::kWarp)
   const core::StreamOrigin origin = start.origin<Compute>();
   run.key = origin.key;
   run.base_counter = core::counter_of<Compute>(origin.first + base);
+  const core::PhiloxRoundKeys<uint32_t> keys(origin.key);
   const int lane = static_cast<int>(threadIdx.x) % warp_fill::kWarp;
   const int warp = static_cast<int>(threadIdx.x) / warp_fill::kWarp;
   const QueueOf<Fill> queue{warp * Fill::kQueueCapacity};
@@ -132,11 +160,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * warp_fill::kWarp)
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kWarpsPerBlock;
   const typename Fill::TileRange interior = Fill::interior_tiles(run);
   for (int64_t tile = interior.begin + first; tile < interior.end; tile += stride) {
-    fill_tile<Fill, true>(run, tile, lane, queue);
+    fill_tile<Fill, true>(run, keys, tile, lane, queue);
   }
   const int64_t edges = Fill::tiles(run) - (interior.end - interior.begin);
   for (int64_t k = first; k < edges; k += stride) {
-    fill_edge_tile<Fill>(run, Fill::edge_tile(interior, k), lane, queue);
+    fill_edge_tile<Fill>(run, keys, Fill::edge_tile(interior, k), lane, queue);
   }
 }
 
@@ -174,11 +202,18 @@ void launch(const at::Tensor& self, const ElementPositions& positions, const Str
     return;
   }
   constexpr int per_counter = Traits::kElementsPerCounter;
-  const int64_t items = rows.count * ((rows.length + per_counter - 1) / per_counter + 1);
+  const int64_t slots = (rows.length + per_counter - 1) / per_counter + 1;
+  const int64_t items = rows.count * slots;
   constexpr int threads = 256;
   const int blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>((items + threads - 1) / threads, max_blocks())));
-  fill_rows_kernel<D, Transform><<<blocks, threads, 0, at::cuda::getCurrentCUDAStream()>>>(out, rows, positions.base,
-                                                                                             start, transform);
+  const int64_t grid = int64_t{blocks} * threads;
+  const RowWalk walk{slots, grid / slots, grid % slots};
+  const auto stream = at::cuda::getCurrentCUDAStream();
+  if (rows.outer_dims == 1) {
+    fill_rows_kernel<D, true, Transform><<<blocks, threads, 0, stream>>>(out, rows, walk, positions.base, start, transform);
+  } else {
+    fill_rows_kernel<D, false, Transform><<<blocks, threads, 0, stream>>>(out, rows, walk, positions.base, start, transform);
+  }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

@@ -1,20 +1,20 @@
 // The CUDA fill of a contiguous run of the stream, as the work of one warp on one tile of Philox
 // counters. Torch-free and host+device: the GPU runs the phases below in its lanes, and the
-// host runs the same phases lane by lane (csrc/cpu/fill_warp_sim.cpp), so the tests check this
-// algorithm against the other kernels on any machine.
+// host runs the same phases lane by lane (tests/cpp/warp_sim_tests.cpp), so the tests check
+// this algorithm against the other kernels on any machine.
 //
 // A tile is kCountersPerTile consecutive counters; lane l takes kGroups groups of kGroup adjacent
 // counters (group j*32 + l), whose elements make one 16-byte store when the run is aligned. So
 // the warp's stores of one group index are 512 consecutive bytes, and no index needs a division.
 //
-// Quantile transforms (normal_, and trunc_normal_ intervals that reach the centre) compute the
-// central piece of Phi^-1 in every lane, and queue the elements in the tails (about 28% of
-// them, which need a log, a square root and another polynomial) in shared memory; the warp's
-// lanes then solve the queue together, 32 at a time. Without the queue a warp would run the tail
-// code once per element slot (some lane almost always needs it); with it, about once per 32 tails.
+// The float quantile fills (stream contract v2) leave the central piece of Phi^-1 for 0.124% of
+// their elements: a lane calls the tail code out of line for those, and a warp runs it for an
+// element slot in about 4% of slots. Float64 quantile fills (contract v1, 15% of elements in the
+// tails) compute the central piece in every lane and queue the tail elements in shared memory;
+// the warp's lanes then solve the queue together, 32 at a time:
 //   generate -> (enqueue -> solve -> dequeue: kCompact) -> store
-// Every element's value is the same function of its uniform as on the other backends, so which
-// lane solves it changes no bit.
+// Every element's value is the same function of its bits as on the other backends, so which
+// lane computes it changes no bit.
 #pragma once
 
 #include <cstdint>
@@ -28,14 +28,21 @@ namespace warp_fill {
 
 constexpr int kWarp = 32;
 
-// Which transforms queue their tails: those whose values are mostly Phi^-1's central piece
-// (core::runs_staged), known from the type once a truncated normal is fixed to its plan's form.
+// Which transforms queue their tails: the float64 ones whose values are mostly Phi^-1's central
+// piece (core::runs_staged), known from the type once a truncated normal is fixed to its form.
 template <class Transform>
 constexpr bool kQueuesTails = false;
 template <>
 constexpr bool kQueuesTails<core::NormalTransform<double>> = true;
 template <>
 constexpr bool kQueuesTails<core::TruncatedNormalOfForm<double, core::TruncatedNormalForm::kLinear>> = true;
+
+// Counters per lane and tile: a uniform element costs a few instructions, so its lanes take more
+// counters to spread the loop's own cost over more elements.
+template <class Transform>
+constexpr int kCountersPerLaneOf = 2;
+template <class T>
+constexpr int kCountersPerLaneOf<core::UniformTransform<T>> = 8;
 
 // Calls fn(transform) with a truncated normal fixed to its plan's form (the same values, one
 // form's code in the kernel) and any other transform as it is.
@@ -81,7 +88,7 @@ struct WarpFill {
   using RunT = Run<Storage, Transform>;
   static constexpr int kPerCounter = Traits::kElementsPerCounter;
   static constexpr int kGroup = 16 / (kPerCounter * static_cast<int>(sizeof(Storage)));
-  static constexpr int kCountersPerLane = 2;
+  static constexpr int kCountersPerLane = kCountersPerLaneOf<Transform>;
   static constexpr int kGroups = kCountersPerLane / kGroup;
   static constexpr int kElementsPerLane = kCountersPerLane * kPerCounter;
   static constexpr int64_t kCountersPerTile = int64_t{kWarp} * kCountersPerLane;
@@ -111,8 +118,10 @@ struct WarpFill {
     return tile * kCountersPerTile + (int64_t{j} * kWarp + lane) * kGroup + v;
   }
 
-  // Philox, the uniforms and the transform (or its central piece); returns the tails queued.
-  DEEPINIT_HD static int generate(const RunT& run, int64_t tile, int lane, Lane& s) {
+  // Philox (round keys made once per thread), the bits and the transform (or its central piece);
+  // returns the tails queued.
+  DEEPINIT_HD static int generate(const RunT& run, const core::PhiloxRoundKeys<uint32_t>& keys, int64_t tile, int lane,
+                                  Lane& s) {
     s.tail = 0;
     s.lower = 0;
 #if defined(__CUDA_ARCH__) || defined(__clang__)
@@ -122,7 +131,7 @@ struct WarpFill {
       const uint64_t counter = (run.base_counter + static_cast<uint64_t>(counter_in_run(tile, lane, c / kGroup, c % kGroup))) &
                                core::kCounterMask<Compute>;
       uint32_t words[4];
-      core::philox_words(run.key, counter, words);
+      core::philox4x32_10_shared_high(static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), keys, words);
 #if defined(__CUDA_ARCH__) || defined(__clang__)
 #pragma unroll
 #endif
@@ -211,7 +220,10 @@ struct WarpFill {
       const Pack pack = packed(run, s, j);
       Storage* const to = run.out + (counter_in_run(tile, lane, j, 0) * kPerCounter - run.lead);
 #if defined(__CUDA_ARCH__)
-      *reinterpret_cast<Pack*>(to) = pack;
+      // One 16-byte global store (STG.E.128): the output pointer is generic to the compiler.
+      uint32_t w[4];
+      std::memcpy(w, &pack, sizeof w);
+      asm("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(to), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3]) : "memory");
 #else
       std::memcpy(to, &pack, sizeof pack);
 #endif
@@ -232,7 +244,7 @@ struct WarpFill {
   }
 
  private:
-  // normal_quantile_tail, out of the loop on the GPU: 1.4% of a normal's tails need it.
+  // normal_quantile_tail, out of the loop on the GPU: 1.4% of a float64 normal's tails need it.
   DEEPINIT_HD_COLD static Compute tail_of_any_piece(Compute r) { return core::normal_quantile_tail(r); }
 
   // Group j's values as stored: finished (kCompact) and converted to the storage type.

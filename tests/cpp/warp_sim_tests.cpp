@@ -28,12 +28,13 @@ void simulate_run(const Transform& transform, core::PhiloxKey key, void* out, in
   typename Fill::Lane lanes[warp_fill::kWarp];
   int base[warp_fill::kWarp];
   const typename Fill::TileRange interior = Fill::interior_tiles(run);
+  const core::PhiloxRoundKeys<uint32_t> keys(key);
   for (int64_t tile = 0; tile < Fill::tiles(run); ++tile) {
     const bool is_interior = interior.begin <= tile && tile < interior.end;
     int total = 0;
     for (int lane = 0; lane < warp_fill::kWarp; ++lane) {
       base[lane] = total;
-      total += Fill::generate(run, tile, lane, lanes[lane]);
+      total += Fill::generate(run, keys, tile, lane, lanes[lane]);
     }
     if constexpr (Fill::kCompact) {
       for (int lane = 0; lane < warp_fill::kWarp; ++lane) {

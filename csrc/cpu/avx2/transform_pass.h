@@ -73,25 +73,23 @@ int movemask(const M64v<K>& m, int k) {
   return _mm256_movemask_pd(m.v[k]);
 }
 
-// Packing and unpacking lanes without branches. For each lane mask, kPack gives the 32-bit lane
-// indices that move the selected lanes to the front, kUnpack those that move the front lanes
-// back to the selected places (8 float lanes; or 4 double lanes as pairs of 32-bit lanes).
+// Packing and unpacking double lanes without branches. For each lane mask, kPack gives the
+// 32-bit lane indices that move the selected lanes (pairs of 32-bit lanes) to the front, kUnpack
+// those that move the front lanes back to the selected places.
 struct LaneTable {
-  uint64_t indices[256];  // one byte per 32-bit lane
+  uint64_t indices[16];  // one byte per 32-bit lane
 };
-constexpr LaneTable make_lane_table(bool pairs, bool unpack) {
+constexpr LaneTable make_lane_table(bool unpack) {
   LaneTable table{};
-  const int lanes = pairs ? 4 : 8;
-  for (int mask = 0; mask < (1 << lanes); ++mask) {
+  for (int mask = 0; mask < 16; ++mask) {
     uint64_t packed = 0;
     int rank = 0;
-    for (int lane = 0; lane < lanes; ++lane) {
+    for (int lane = 0; lane < 4; ++lane) {
       if (mask >> lane & 1) {
         const int to = unpack ? lane : rank;
         const int from = unpack ? rank : lane;
-        const int width = pairs ? 2 : 1;
-        for (int half = 0; half < width; ++half) {
-          packed |= uint64_t(width * from + half) << (8 * (width * to + half));
+        for (int half = 0; half < 2; ++half) {
+          packed |= uint64_t(2 * from + half) << (8 * (2 * to + half));
         }
         ++rank;
       }
@@ -100,10 +98,8 @@ constexpr LaneTable make_lane_table(bool pairs, bool unpack) {
   }
   return table;
 }
-constexpr LaneTable kPack32 = make_lane_table(false, false);
-constexpr LaneTable kPack64 = make_lane_table(true, false);
-constexpr LaneTable kUnpack32 = make_lane_table(false, true);
-constexpr LaneTable kUnpack64 = make_lane_table(true, true);
+constexpr LaneTable kPack64 = make_lane_table(false);
+constexpr LaneTable kUnpack64 = make_lane_table(true);
 
 __m256i lane_order(const LaneTable& table, int mask) {
   return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(table.indices[mask])));
@@ -111,21 +107,12 @@ __m256i lane_order(const LaneTable& table, int mask) {
 
 // Appends the lanes of `value` selected by `mask` at dst (room for a full register); returns
 // how many.
-int pack_lanes(int mask, __m256 value, float* dst) {
-  _mm256_storeu_ps(dst, _mm256_permutevar8x32_ps(value, lane_order(kPack32, mask)));
-  return __builtin_popcount(mask);
-}
 int pack_lanes(int mask, __m256d value, double* dst) {
   _mm256_storeu_pd(dst, _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(value), lane_order(kPack64, mask))));
   return __builtin_popcount(mask);
 }
 
 // The inverse: lanes selected by `mask` take the next values from src, the others keep `base`.
-__m256 unpack_lanes(int mask, const float* src, __m256 base) {
-  const __m256 moved = _mm256_permutevar8x32_ps(_mm256_loadu_ps(src), lane_order(kUnpack32, mask));
-  const __m256i bit = _mm256_and_si256(_mm256_set1_epi32(mask), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128));
-  return _mm256_blendv_ps(base, moved, _mm256_castsi256_ps(_mm256_cmpgt_epi32(bit, _mm256_setzero_si256())));
-}
 __m256d unpack_lanes(int mask, const double* src, __m256d base) {
   const __m256d moved =
       _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(_mm256_loadu_pd(src)), lane_order(kUnpack64, mask)));
