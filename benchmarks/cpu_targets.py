@@ -26,11 +26,13 @@ NORMALS = {
     "kaiming_normal_": (deepinit.kaiming_normal_, tinit.kaiming_normal_),
     "xavier_normal_": (deepinit.xavier_normal_, tinit.xavier_normal_),
 }
+# name: (times torch, share of fill_ or None, deepinit, torch)
 TRUNCATED = {
-    "trunc_normal_(std=0.02)": (5, lambda t: deepinit.trunc_normal_(t, std=0.02), lambda t: tinit.trunc_normal_(t, std=0.02)),
-    "trunc_normal_(std=1,a=-2,b=2)": (40, lambda t: deepinit.trunc_normal_(t), lambda t: tinit.trunc_normal_(t)),
+    "trunc_normal_(std=0.02)": (5, 0.28, lambda t: deepinit.trunc_normal_(t, std=0.02),
+                                lambda t: tinit.trunc_normal_(t, std=0.02)),
+    "trunc_normal_(std=1,a=-2,b=2)": (40, None, lambda t: deepinit.trunc_normal_(t), lambda t: tinit.trunc_normal_(t)),
     "trunc_normal_(std=1,a=5,b=6)": (
-        500, lambda t: deepinit.trunc_normal_(t, a=5.0, b=6.0), lambda t: tinit.trunc_normal_(t, a=5.0, b=6.0)),
+        500, None, lambda t: deepinit.trunc_normal_(t, a=5.0, b=6.0), lambda t: tinit.trunc_normal_(t, a=5.0, b=6.0)),
 }
 # Far tails and narrow intervals against trunc_normal_(std=1, a=-2, b=2), per element.
 HARD_CASES = {
@@ -63,14 +65,22 @@ def speed_targets(shape, repeats):
     for name, (ours, theirs) in UNIFORMS.items():
         a, b, fill = measure_in_turns("cpu", [lambda: ours(t), lambda: theirs(t), lambda: t.fill_(1.0)], repeats)
         row(f"{name} {label}: >= 5x torch", f"{b / a:.1f}x ({1e3 * a:.1f} vs {1e3 * b:.1f} ms)", b / a >= 5)
-        row(f"{name} {label}: >= 30% of fill_", f"{100 * fill / a:.0f}% ({4 * n / a / 1e9:.1f} vs {4 * n / fill / 1e9:.1f} GB/s)",
-            fill / a >= 0.3)
+        share_of_fill(f"{name} {label}", n, a, fill, 0.5)
     for name, (ours, theirs) in NORMALS.items():
-        a, b = measure_in_turns("cpu", [lambda: ours(t), lambda: theirs(t)], repeats)
-        row(f"{name} {label}: >= 4x torch", f"{b / a:.1f}x ({1e3 * a:.1f} vs {1e3 * b:.1f} ms)", b / a >= 4)
-    for name, (factor, ours, theirs) in TRUNCATED.items():
-        a, b = measure_in_turns("cpu", [lambda: ours(t), lambda: theirs(t)], repeats)
+        a, b, fill = measure_in_turns("cpu", [lambda: ours(t), lambda: theirs(t), lambda: t.fill_(1.0)], repeats)
+        row(f"{name} {label}: >= 7x torch", f"{b / a:.1f}x ({1e3 * a:.1f} vs {1e3 * b:.1f} ms)", b / a >= 7)
+        share_of_fill(f"{name} {label}", n, a, fill, 0.3)
+    for name, (factor, share, ours, theirs) in TRUNCATED.items():
+        a, b, fill = measure_in_turns("cpu", [lambda: ours(t), lambda: theirs(t), lambda: t.fill_(1.0)], repeats)
         row(f"{name} {label}: >= {factor}x torch", f"{b / a:.0f}x ({1e3 * a:.1f} vs {1e3 * b:.0f} ms)", b / a >= factor)
+        if share:
+            share_of_fill(f"{name} {label}", n, a, fill, share)
+
+
+def share_of_fill(what, n, seconds, fill, target):
+    """float32 bytes written per second, as a share of fill_'s."""
+    row(f"{what}: >= {100 * target:.0f}% of fill_",
+        f"{100 * fill / seconds:.0f}% ({4 * n / seconds / 1e9:.1f} vs {4 * n / fill / 1e9:.1f} GB/s)", fill / seconds >= target)
 
 
 def dtype_and_thread_targets(n, repeats):
@@ -85,9 +95,10 @@ def dtype_and_thread_targets(n, repeats):
         base = times[0]
         for dtype, seconds in zip(list(tensors)[1:], times[1:]):
             ratio = seconds / base
-            # float64 spends two Philox words per element (stream contract v1), twice float32's
-            # work: its target is the instruction ratio, 2.0-2.1x, with room for noise.
-            limit = 2.3 if dtype == torch.float64 else 1.5
+            # float64 spends two Philox words per element, twice float32's work for uniform_ (the
+            # instruction ratio, 2.0-2.1x, with room for noise); its quantile keeps contract v1's
+            # tails (15% of elements) where float32's leave 0.124%: 2.4x the instructions (AVX2).
+            limit = (2.3 if name == "uniform_" else 3.2) if dtype == torch.float64 else 1.5
             row(f"{name} {str(dtype)[6:]} {n:.0e}: <= {limit}x float32 time", f"{ratio:.2f}x", ratio <= limit)
     threads = torch.get_num_threads()
     t = tensors[torch.float32]

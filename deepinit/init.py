@@ -3,7 +3,7 @@
 
 Each function keeps torch's signature, defaults, return value (the same tensor object), errors and
 warnings, except where a docstring says otherwise. Random fills run as one fused pass of the
-``torch.ops.deepinit`` kernels, whose values follow stream contract v1 (docs/stream.md):
+``torch.ops.deepinit`` kernels, whose values follow stream contract v2 (docs/stream.md):
 
 * ``generator=None`` draws from the default generator of the tensor's device, so
   ``torch.manual_seed`` makes a sequence of calls reproducible; a ``torch.Generator`` is used the

@@ -53,12 +53,14 @@ def test_cli(tmp_path):
 import hashlib
 import json
 import os
+import pathlib
 import random
 import resource
 import signal
 import time
 
 from deepinit.tables import TableError, TableRefused, finish_table_file, journal_path, partial_path, verify_table_file
+from deepinit.tables.format import STREAM_CONTRACT, sidecar_path
 
 
 def _sha256(path):
@@ -165,6 +167,40 @@ def test_a_partial_table_is_not_silently_restarted_or_resumed_with_other_argumen
     result = subprocess.run(other, capture_output=True, text=True)
     assert result.returncode == 2 and "another request" in result.stderr
     assert subprocess.run(_table_command(path, "--resume")).returncode == 0
+
+
+OLDER_CONTRACT = "deepinit v1"
+
+
+def _one_line_naming_both_contracts(stderr):
+    lines = stderr.strip().splitlines()
+    return len(lines) == 1 and repr(OLDER_CONTRACT) in lines[0] and repr(STREAM_CONTRACT) in lines[0]
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".safetensors"])
+def test_verify_refuses_a_file_of_another_stream_contract_in_one_line(tmp_path, suffix):
+    assert OLDER_CONTRACT != STREAM_CONTRACT
+    path = tmp_path / f"t{suffix}"
+    deepinit.init_table_file(path, (100, 8), "normal_", seed=3, progress=False)
+    stored = path if suffix == ".safetensors" else pathlib.Path(sidecar_path(str(path)))
+    data = stored.read_bytes()
+    assert STREAM_CONTRACT.encode() in data
+    stored.write_bytes(data.replace(STREAM_CONTRACT.encode(), OLDER_CONTRACT.encode()))  # same length
+    result = subprocess.run([sys.executable, "-m", "deepinit", "table", "--verify", str(path)], capture_output=True,
+                            text=True)
+    assert result.returncode == 1 and _one_line_naming_both_contracts(result.stderr), result.stderr
+
+
+def test_resume_refuses_a_partial_table_of_another_stream_contract_in_one_line(tmp_path):
+    path = tmp_path / "t.npy"
+    journal = pathlib.Path(journal_path(str(path), (0, 4000)))
+    process = subprocess.Popen(_table_command(path))
+    _kill_when(process, str(journal), 500, random.Random(2))
+    state = json.loads(journal.read_text())
+    state["request"]["stream_contract"] = OLDER_CONTRACT
+    journal.write_text(json.dumps(state))
+    result = subprocess.run(_table_command(path, "--resume"), capture_output=True, text=True)
+    assert result.returncode == 2 and _one_line_naming_both_contracts(result.stderr), result.stderr
 
 
 def _limit_file_size(limit):

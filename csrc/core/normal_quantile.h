@@ -8,7 +8,7 @@
 // float (stream contract v2): central region p >= kQuantileF32CentralP (all but 0.124% of the
 //         stream's uniforms): x = a Q(l), l = log2(4p(1-p)), Q a polynomial in l and the log a
 //         polynomial of its own, both fitted by tools/fit_normal_quantile.py; three tail pieces
-//         in r up to r = 27. Callers pass p and a times 2^33. Max error 2.9 ulp over every u of
+//         in r up to r = 27. Callers pass p and a times 2^33. Max error 2.61 ulp over every u of
 //         the v2 grid, 2^31 values a side (tests/cpp/core_tests.cpp).
 // double: Wichura's AS241 PPND16 rational approximations (Appl. Statist. 37, 1988),
 //         central |q| <= 0.425, tail r <= 5 and r <= 27; about 1e-16 relative.

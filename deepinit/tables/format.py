@@ -20,7 +20,9 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.f
 SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
 NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
 FORMATS = (".npy", ".safetensors")
-STREAM_CONTRACT = "deepinit v1"
+# The stream contract that decides the bytes (docs/stream.md); a file records it, and a file or
+# partial file of another contract is refused: its bytes are not what this deepinit would write.
+STREAM_CONTRACT = "deepinit v2"
 REQUEST_KEY = "deepinit"  # the safetensors metadata key that holds the request
 
 
@@ -126,10 +128,15 @@ def sidecar_path(path):
     return f"{path}.deepinit.json"
 
 
+def check_contract(described, path, error=TableError):
+    written = described.get("stream_contract")
+    if written != STREAM_CONTRACT:
+        raise error(f"{path} was written under stream contract {written!r}, this deepinit writes {STREAM_CONTRACT!r}: "
+                    "use the deepinit that wrote it, or write it again (--overwrite)")
+
+
 def request_from(described, path):
-    if described.get("stream_contract") != STREAM_CONTRACT:
-        raise TableError(f"{path}: written under stream contract {described.get('stream_contract')!r}, "
-                         f"not {STREAM_CONTRACT!r}")
+    check_contract(described, path)
     return Request(os.fspath(path), tuple(described["shape"]), described["init"], described["seed"],
                    described["offset"], described["dtype"], described["name"],
                    tuple(sorted(described["init_kwargs"].items())))

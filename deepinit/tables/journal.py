@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from .format import TableError, TableRefused, make_request, request_from, sidecar_path
+from .format import TableError, TableRefused, check_contract, make_request, request_from, sidecar_path
 
 
 # Where the pieces of a table in progress live, beside the destination.
@@ -177,6 +177,7 @@ def _resume_point(request, journal, resume, overwrite, rows):
         return 0  # nothing durable to resume from
     with open(journal) as f:
         state = json.load(f)
+    check_contract(state["request"], partial, TableRefused)
     if state["request"] != request.describe() or tuple(state["rows"]) != rows:
         raise TableRefused(f"{partial} was written for another request ({json.dumps(state['request'], sort_keys=True)}, "
                          f"rows {state['rows']}): pass the same arguments to resume it, or overwrite=True "
