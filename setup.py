@@ -1,13 +1,15 @@
 """Builds deepinit._C with torch.utils.cpp_extension and ninja.
 
-CUDA kernels (csrc/cuda/*.cu) compile whenever nvcc and a CUDA build of torch are present,
-with or without a GPU. DEEPINIT_FORCE_CUDA=1 / DEEPINIT_NO_CUDA=1 override that choice,
+CUDA kernels (csrc/cuda/*.cu) compile whenever a CUDA build of torch and a CUDA toolkit (nvcc
+and the runtime library, in torch's CUDA_HOME) are present, with or without a GPU; a CUDA_HOME
+that lacks them makes a CPU build, and says so in one line. DEEPINIT_FORCE_CUDA=1 / DEEPINIT_NO_CUDA=1 override that choice,
 TORCH_CUDA_ARCH_LIST picks the GPU targets (default 8.0;9.0), DEBUG=1 builds with -O0 -g (release builds carry no debug info), and
 DEEPINIT_SANITIZE=address,undefined instruments the C++ (docs/guarantees.md says how to run it).
 """
 
 import glob
 import os
+import sys
 
 import torch
 from setuptools import find_packages, setup
@@ -17,12 +19,31 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 CSRC = "csrc"
 
 
+def cuda_toolkit_missing():
+    """What torch's CUDA_HOME lacks for the CUDA kernels (nvcc, and the runtime library the link
+    asks for with -lcudart), or None. torch guesses CUDA_HOME from the nvcc on PATH, which may be
+    a wrapper outside any toolkit."""
+    if not os.path.exists(os.path.join(CUDA_HOME, "bin", "nvcc")):
+        return "no bin/nvcc"
+    libraries = [os.path.join(CUDA_HOME, d, "libcudart.so*") for d in ("lib64", "lib", "targets/x86_64-linux/lib")]
+    if not any(glob.glob(pattern) for pattern in libraries):
+        return "no libcudart in lib64/"
+    return None
+
+
 def want_cuda() -> bool:
     if os.environ.get("DEEPINIT_NO_CUDA") == "1":
         return False
     if os.environ.get("DEEPINIT_FORCE_CUDA") == "1":
         return True
-    return torch.version.cuda is not None and CUDA_HOME is not None
+    if torch.version.cuda is None or CUDA_HOME is None:
+        return False
+    missing = cuda_toolkit_missing()
+    if missing:
+        print(f"deepinit: building the CPU kernels only: CUDA_HOME={CUDA_HOME} is not a CUDA toolkit ({missing}); "
+              "set CUDA_HOME to one (e.g. /usr/local/cuda) for the CUDA kernels, or DEEPINIT_NO_CUDA=1", file=sys.stderr)
+        return False
+    return True
 
 
 def cuda_include_dirs():
@@ -69,9 +90,20 @@ def extensions():
     return [CppExtension("deepinit._C", sources, extra_compile_args={"cxx": cxx}, **kwargs)]
 
 
+def torch_requirement() -> str:
+    """The torch release the extension was built against, which is the only one it can load in:
+    it registers its ops through TORCH_LIBRARY, on torch's C++ ABI. (LibTorch's stable ABI, which
+    later releases keep, offers no access to a generator's state: no random64() under the
+    generator's lock for the CPU rule, no philox_cuda_state for CUDA's counters and graphs.)"""
+    return f"torch=={torch.__version__.split('+')[0]}"
+
+
 setup(
     packages=find_packages(include=["deepinit", "deepinit.*"]),
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExtension},
-    options={"bdist_wheel": {"py_limited_api": "cp39"}},
+    install_requires=[torch_requirement(), "numpy"],  # numpy: the .npy/.safetensors table writer
+    # The library uses no Python C API (ops are loaded by torch), so one wheel serves every
+    # CPython from requires-python's 3.10 on.
+    options={"bdist_wheel": {"py_limited_api": "cp310"}},
 )

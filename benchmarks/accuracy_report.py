@@ -127,7 +127,7 @@ def run(n):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--n", type=int, default=1_000_000, help="values per method and case")
     args = parser.parse_args()
     print(f"{args.n} values per method and case; torch {torch.__version__}, {torch.get_num_threads()} threads.\n")

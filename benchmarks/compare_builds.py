@@ -68,7 +68,7 @@ def run(tree, threads):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("before", nargs="?", help="source tree of the build before (built in place)")
     parser.add_argument("after", nargs="?", help="source tree of the build after (built in place)")
     parser.add_argument("--rounds", type=int, default=4)

@@ -77,7 +77,7 @@ def count(index, n):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--n", type=int, default=1_000_000, help="elements per fill")
     parser.add_argument("--match", default="", help="only the fills whose label contains this text")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)

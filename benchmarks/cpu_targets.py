@@ -124,7 +124,7 @@ def hard_case_targets(n, repeats):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--sizes", default="1e7,1e8,1000000x128")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()

@@ -239,7 +239,7 @@ def check(rows, limits_path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--arch", default="sm_90")
     parser.add_argument("--source", default=os.path.join(ROOT, "csrc", "cuda", "fill_cuda.cu"))
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")

@@ -34,7 +34,7 @@ def beyond(fill, m, thresholds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--distinct", type=int, default=5 * 10**7)
     parser.add_argument("--tails", type=int, default=10**9)
     args = parser.parse_args()

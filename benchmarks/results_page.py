@@ -6,7 +6,8 @@ with the date, the machine, the versions and the exact commands, so that anyone 
         --title "NVIDIA H200" --note "..."     # a page from a run made elsewhere (deepinit-bench --json)
 
 Sections: bench (`deepinit-bench`, the main command's table), per-call (`deepinit-bench
---per-call`), targets (`benchmarks/cpu_targets.py`), sharding (`benchmarks/sharding_bench.py`).
+--per-call`), targets (`benchmarks/cpu_targets.py`), sharding (`benchmarks/sharding_bench.py`),
+patch (`benchmarks/patch_bench.py`); --append adds sections to an existing page.
 Run it from outside the source tree's `deepinit/` package directory, with deepinit installed.
 """
 
@@ -24,6 +25,7 @@ SECTIONS = {
     "per-call": ("Cost per call on small tensors", ["deepinit-bench", "--per-call"]),
     "targets": ("CPU targets", [sys.executable, "benchmarks/cpu_targets.py"]),
     "sharding": ("Windows, shards and table files", [sys.executable, "benchmarks/sharding_bench.py"]),
+    "patch": ("Model construction under patch_torch", [sys.executable, "benchmarks/patch_bench.py"]),
 }
 
 
@@ -79,7 +81,7 @@ def header(title, note):
 
 def run_section(key):
     title, command = SECTIONS[key]
-    result = subprocess.run(command, cwd=ROOT if key in ("targets", "sharding") else None, capture_output=True,
+    result = subprocess.run(command, cwd=ROOT if key in ("targets", "sharding", "patch") else None, capture_output=True,
                             text=True)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
@@ -96,25 +98,34 @@ def page_from_bench_json(path):
     rows = ["| device | function | shape | dtype | deepinit ms | GB/s | torch ms | vs torch | % of fill_ |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in run["rows"]:
-        speedup = "" if r["speedup"] != r["speedup"] else f"{r['speedup']:.2f}x"
+        # A time the run did not take is null (NaN in files written before that rule).
+        missing = [k for k in ("speedup", "torch_ms") if r[k] is None or r[k] != r[k]]
+        speedup = "" if "speedup" in missing else f"{r['speedup']:.2f}x"
+        torch_ms = "skipped" if "torch_ms" in missing else f"{r['torch_ms']:.2f}"
         rows.append(f"| {r['device']} | {r['function']} | {'x'.join(map(str, r['shape']))} | {r['dtype']} | "
-                    f"{r['deepinit_ms']:.2f} | {r['deepinit_gbps']:.1f} | {r['torch_ms']:.2f} | {speedup} | "
+                    f"{r['deepinit_ms']:.2f} | {r['deepinit_gbps']:.1f} | {torch_ms} | {speedup} | "
                     f"{100 * r['fill_fraction']:.0f}% |")
     described = ", ".join(f"{k} {v}" for k, v in machine.items())
     return [f"Recorded: {described}.", ""] + rows + [""]
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--out", required=True)
     parser.add_argument("--title", default=None, help="the machine, as the page's title")
     parser.add_argument("--sections", default="bench,per-call,targets")
     parser.add_argument("--note", default="", help="a paragraph under the header")
     parser.add_argument("--from-bench-json", metavar="PATH", help="render a deepinit-bench --json run made elsewhere")
+    parser.add_argument("--append", action="store_true", help="add the sections to the existing page at --out")
     args = parser.parse_args(argv)
     title = args.title or cpu_description().split(" (")[0]
     if args.from_bench_json:
         lines = [f"# Results: {title}", "", args.note, ""] + page_from_bench_json(args.from_bench_json)
+    elif args.append:
+        with open(args.out) as f:
+            lines = f.read().rstrip().split("\n") + [""]
+        for key in args.sections.split(","):
+            lines += run_section(key)
     else:
         lines = header(title, args.note)
         for key in args.sections.split(","):

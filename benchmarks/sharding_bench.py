@@ -145,7 +145,7 @@ def streaming(gigabytes, directory, rounds=2):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--skip-stream", action="store_true")
     parser.add_argument("--stream-gb", type=float, default=None, help="table size (default: half the RAM + 1 GB)")
     parser.add_argument("--dir", default=tempfile.gettempdir(), help="where the streamed files go")

@@ -65,7 +65,7 @@ def resume(path, shape):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--kills", type=int, default=10, help="SIGKILLs per format")
     parser.add_argument("--shape", default="20000x64")
     parser.add_argument("--dir", default=None, help="where to write (default: a temporary directory)")

@@ -32,7 +32,7 @@ from .extra import (  # torch.nn.init's deprecated aliases, with its FutureWarni
     xavier_uniform,
 )
 from .functions import FUNCTIONS
-from .modules import init_module_, parameter_key, patch_torch
+from .modules import init_module_, parameter_key, patch, patch_torch
 from .tables import init_table_file
 
 globals().update({f.name: f.function for f in FUNCTIONS})
@@ -55,6 +55,7 @@ def _check_cuda_build():
 _check_cuda_build()
 
 __all__ = [f.name for f in FUNCTIONS] + [
+    "patch",
     "patch_torch",
     "init_module_",
     "parameter_key",

@@ -13,7 +13,7 @@ allocation. ``--per-call`` times calls on small tensors instead, where the Pytho
 of the cost.
 """
 
-import argparse
+import importlib.util
 import json
 import math
 import os
@@ -29,6 +29,7 @@ import torch
 import torch.nn.init as tinit
 
 import deepinit
+from deepinit._argparse import SUPPRESS, Parser
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DEFAULT_SHAPES = [(1000, 1000), (10_000, 1000), (1_000_000, 128)]
@@ -148,10 +149,13 @@ def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=
 
 
 def _spread(series):
+    """How far a series is from one trustworthy time, as a share of its median: its interquartile
+    range, or its median's excess over its fastest round, whichever is larger (a loaded machine
+    can slow every round alike, by a scheduler's time slice, leaving a narrow range)."""
     if len(series) < 4:
         return math.nan
-    q1, _, q3 = statistics.quantiles(series, n=4)
-    return (q3 - q1) / statistics.median(series)
+    q1, median, q3 = statistics.quantiles(series, n=4)
+    return max(q3 - q1, median - min(series)) / median
 
 
 # A series whose interquartile range exceeds this share of its median is flagged as unstable.
@@ -349,8 +353,9 @@ def format_table(rows):
             line += " " + ("" if math.isnan(r.jax_ms) else f"{r.jax_ms:9.2f}").rjust(9)
         lines.append(line + (" ~" if r.unstable else ""))
     if any(r.unstable for r in rows):
-        lines.append(f"~ unstable: a timed series' interquartile range exceeded {UNSTABLE_SPREAD:.0%} of its median "
-                     "(another process competed for the cores); rerun on a quiet machine")
+        lines.append(f"~ not trustworthy: a timed series' spread (interquartile range, or its median's excess over its "
+                     f"fastest round) exceeded {UNSTABLE_SPREAD:.0%} of its median (another process competed for the "
+                     "cores); rerun on a quiet machine before quoting these rows")
     return "\n".join(lines)
 
 
@@ -424,7 +429,7 @@ def parse_shape(text, min_dims=1):
 
 def _parser():
     description = " ".join(__doc__.split("\n\n")[0].split())
-    parser = argparse.ArgumentParser(prog="deepinit-bench", description=description)
+    parser = Parser(prog="deepinit-bench", description=description)
     parser.add_argument("--device", default="all", help="cpu, cuda or all (default: every available device)")
     parser.add_argument("--shapes", default=None,
                         help="comma-separated shapes of two dims or more, like 1000x1000,1000000x128")
@@ -440,7 +445,7 @@ def _parser():
     parser.add_argument("--plot", metavar="PATH", help="also draw GB/s per function into a PNG (needs matplotlib)")
     parser.add_argument("--per-call", action="store_true",
                         help="instead, microseconds per call on small CPU tensors (1 thread unless --threads)")
-    parser.add_argument("--jax-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--jax-worker", help=SUPPRESS)
     return parser
 
 
@@ -472,6 +477,9 @@ def _checked_arguments(parser, args):
         parser.error(f"--functions: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
+    for flag, wanted, packages in (("--plot", args.plot, ["matplotlib"]), ("--jax", args.jax, ["jax", "jaxlib"])):
+        if wanted and any(importlib.util.find_spec(p) is None for p in packages):
+            parser.error(f"{flag} needs {' and '.join(packages)}, which this Python lacks: pip install {' '.join(packages)}")
     return devices, shapes, dtypes, functions
 
 
@@ -494,7 +502,7 @@ def main(argv=None):
         print(format_per_call(rows))
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"machine": machine_description(), "per_call": [asdict(r) for r in rows]}, f, indent=1)
+                json.dump({"machine": machine_description(), "per_call": _json_rows(rows)}, f, indent=1)
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -511,10 +519,15 @@ def main(argv=None):
     print(format_table(rows))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "rows": [asdict(r) for r in rows]}, f, indent=1)
+            json.dump({"machine": machine, "rows": _json_rows(rows)}, f, indent=1)
     if args.plot:
         plot(rows, args.plot)
     return 0
+
+
+def _json_rows(rows):
+    """Rows as JSON data; a missing time (nan) is null, since JSON has no NaN."""
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(r).items()} for r in rows]
 
 
 def _warn_if_loaded():

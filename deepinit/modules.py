@@ -1,9 +1,10 @@
-"""deepinit for whole models: one switch for existing code (patch_torch), and reproducible
+"""deepinit for whole models: one switch for existing code (patch), and reproducible
 whole-model init keyed by parameter name (init_module_). docs/migration.md shows both.
 """
 
 import fnmatch
 import hashlib
+import importlib
 import inspect
 import sys
 from typing import Callable, Mapping, Optional, Union
@@ -14,41 +15,58 @@ import torch.nn as nn
 from . import torchrec_tables as _torchrec
 from .functions import FUNCTIONS
 
-# torch.nn.init's functions and their deepinit twins.
-TWINS = {f.name: f.function for f in FUNCTIONS if f.torch_twin}
+# deepinit's twins by name: torch.nn.init's functions and the seed page's (DeePMD-kit's
+# deepmd.pt.model.network.init), which share their names and signatures.
+TWINS = {f.name: f.function for f in FUNCTIONS if f.torch_twin or f.seed_page}
 
 
-class patch_torch:
-    """Routes torch.nn.init's functions to their deepinit twins, everywhere they are referenced.
+class patch:
+    """Routes the init functions of `module` to their deepinit twins, everywhere they are referenced.
 
-    ``patch_torch()`` patches at once and returns a handle whose ``undo()`` restores torch;
-    ``with patch_torch(): ...`` restores on exit. Patches nest: each restores what it replaced.
-    Besides ``torch.nn.init.<fn>`` it rebinds every module-level name already bound to one of
-    those functions (``from torch.nn.init import xavier_uniform_``, as nn.MultiheadAttention
-    and nn.Transformer do, and as user code may), so nn.Linear, nn.Conv*, nn.Embedding,
-    nn.MultiheadAttention and user code all use deepinit. Names bound after the patch, or kept
-    in closures and containers, are not seen.
+    `module` is ``torch.nn.init`` (the default), DeePMD-kit's ``deepmd.pt.model.network.init``, or
+    any module (or its dotted name) whose functions have the names of torch.nn.init's or the seed
+    page's: each such function that `module` holds is replaced by deepinit's function of that
+    name. ``patch(m)`` patches at once and returns a handle whose ``undo()`` restores every
+    binding; ``with patch(m): ...`` restores on exit. Patches nest: each restores what it
+    replaced.
+
+    Besides ``module.<fn>`` it rebinds every module-level name already bound to one of those
+    functions (``from deepmd.pt.model.network.init import normal_`` in DeePMD-kit's layers, ``from
+    torch.nn.init import xavier_uniform_`` in nn.MultiheadAttention, and the same in user code),
+    so the layers that call them use deepinit. Names bound after the patch, or kept in closures
+    and containers, are not seen. `twins` ({name: function}) replaces deepinit's choice.
     """
 
-    def __init__(self, twins: Optional[Mapping[str, Callable]] = None):
+    def __init__(self, module=None, twins: Optional[Mapping[str, Callable]] = None):
+        if module is None:
+            module = torch.nn.init
+        elif isinstance(module, str):
+            module = importlib.import_module(module)
         twins = dict(TWINS if twins is None else twins)
-        originals = {id(getattr(torch.nn.init, name)): twin for name, twin in twins.items()}
+        originals = {id(getattr(module, name)): twin for name, twin in twins.items()
+                     if callable(getattr(module, name, None))}
+        if not originals:
+            raise ValueError(f"{getattr(module, '__name__', module)!r} has none of the functions deepinit replaces "
+                             f"({', '.join(sorted(twins))})")
         self._saved = []  # (namespace, name, original)
-        for module in list(sys.modules.values()):
-            namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict):
+        namespaces = list(sys.modules.values())
+        if not any(m is module for m in namespaces):
+            namespaces.append(module)
+        for namespace in namespaces:
+            members = getattr(namespace, "__dict__", None)
+            if not isinstance(members, dict):
                 continue
-            for key, value in list(namespace.items()):
+            for key, value in list(members.items()):
                 twin = originals.get(id(value))
                 if twin is not None and value is not twin:
-                    self._saved.append((module, key, value))
-                    setattr(module, key, twin)
+                    self._saved.append((namespace, key, value))
+                    setattr(namespace, key, twin)
         self._active = True
 
     def undo(self):
         if self._active:
-            for module, key, value in reversed(self._saved):
-                setattr(module, key, value)
+            for namespace, key, value in reversed(self._saved):
+                setattr(namespace, key, value)
             self._active = False
 
     def __enter__(self):
@@ -57,6 +75,12 @@ class patch_torch:
     def __exit__(self, *exc):
         self.undo()
         return False
+
+
+def patch_torch(twins: Optional[Mapping[str, Callable]] = None) -> patch:
+    """``patch(torch.nn.init)``: torch.nn.init's functions, and every name bound to them, route
+    to deepinit."""
+    return patch(torch.nn.init, twins)
 
 
 def parameter_key(seed: int, name: str) -> int:
@@ -133,11 +157,20 @@ class _Seeded:
 
 
 def _reset_method(module):
-    """The module's own reset method (reset_parameters or _reset_parameters), if its class has one."""
+    """The module's own reset method (reset_parameters or _reset_parameters), if its class has one
+    that takes no argument. (TorchRec's DistributedModelParallel has a _reset_parameters(module)
+    that is not a module's own reset.)"""
     for name in ("reset_parameters", "_reset_parameters"):
         method = getattr(type(module), name, None)
         if callable(method):
-            return getattr(module, name)
+            bound = getattr(module, name)
+            try:
+                inspect.signature(bound).bind()
+            except TypeError:
+                continue
+            except ValueError:  # no signature (a builtin): trust it
+                pass
+            return bound
     return None
 
 
@@ -175,6 +208,7 @@ def init_module_(
 
     Returns the module.
     """
+    wrapper, module = module, _torchrec.unwrapped(module)
     rules = dict(rules or {})
     type_rules = {k: v for k, v in rules.items() if isinstance(k, type)}
     name_rules = {k: v for k, v in rules.items() if isinstance(k, str)}
@@ -219,4 +253,4 @@ def init_module_(
         raise ValueError(
             f"init_module_: no reset method or rule initialised {missing}; add rules for them (or strict=False)"
         )
-    return module
+    return wrapper

@@ -58,6 +58,18 @@ def _kinds():
     return found
 
 
+def unwrapped(module):
+    """The model inside a DistributedModelParallel (and the DistributedDataParallel inside that),
+    whose parameter names are the model's own, as DistributedModelParallel.named_parameters gives
+    them; any other module as it is."""
+    if "torchrec.distributed.model_parallel" in sys.modules:
+        from torchrec.distributed.model_parallel import DistributedModelParallel
+
+        if isinstance(module, DistributedModelParallel):
+            return module.module
+    return module
+
+
 def collections(module):
     """(qualified name, collection, its unsharded type) of every TorchRec embedding collection in
     `module`, sharded or not."""

@@ -1,4 +1,4 @@
-"""One switch for existing models (patch_torch) and reproducible whole-model init (init_module_)."""
+"""One switch for existing models (patch, patch_torch) and reproducible whole-model init (init_module_)."""
 
 import functools
 
@@ -35,6 +35,62 @@ def test_patch_reaches_names_imported_from_torch_nn_init():
     with deepinit.patch_torch():
         assert activation.xavier_uniform_ is deepinit.xavier_uniform_
     assert activation.xavier_uniform_ is before
+
+
+def _fake_package(tmp_path, monkeypatch):
+    """A stand-in for DeePMD-kit: its own init module (a torch.nn.init twin with generator=) and a
+    layer module that imports the functions by name, as deepmd.pt.model.network.mlp does."""
+    package = tmp_path / "fakedp"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "init.py").write_text(
+        "import torch\n"
+        "def normal_(tensor, mean=0.0, std=1.0, generator=None):\n"
+        "    with torch.no_grad():\n"
+        "        return tensor.normal_(mean, std, generator=generator)\n"
+        "def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):\n"
+        "    with torch.no_grad():\n"
+        "        return tensor.normal_(mean, std, generator=generator).clamp_(a, b)\n"
+        "def helper(x):\n"
+        "    return x\n")
+    (package / "mlp.py").write_text(
+        "import torch\n"
+        "from .init import normal_, trunc_normal_, helper\n"
+        "def make(seed):\n"
+        "    g = torch.Generator().manual_seed(seed)\n"
+        "    return normal_(torch.empty(64, 32), std=0.5, generator=g), trunc_normal_(torch.empty(16), generator=g)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    return importlib.import_module("fakedp.init"), importlib.import_module("fakedp.mlp")
+
+
+def test_patch_reaches_a_modules_functions_and_every_name_imported_from_it(tmp_path, monkeypatch):
+    init, mlp = _fake_package(tmp_path, monkeypatch)
+    originals = (init.normal_, init.trunc_normal_, mlp.normal_, mlp.trunc_normal_, init.helper, mlp.helper)
+    unpatched = mlp.make(3)
+    with deepinit.patch("fakedp.init"):
+        assert init.normal_ is deepinit.normal_ and mlp.normal_ is deepinit.normal_
+        assert mlp.trunc_normal_ is deepinit.trunc_normal_ and mlp.helper is originals[-1]
+        first, again = mlp.make(3), mlp.make(3)
+        assert all(torch.equal(x, y) for x, y in zip(first, again))  # a seeded generator: the same values
+        g = torch.Generator().manual_seed(3)
+        assert torch.equal(first[0], deepinit.normal_(torch.empty(64, 32), std=0.5, generator=g))
+    assert (init.normal_, init.trunc_normal_, mlp.normal_, mlp.trunc_normal_, init.helper, mlp.helper) == originals
+    assert all(torch.equal(x, y) for x, y in zip(unpatched, mlp.make(3)))
+    handle = deepinit.patch(init)
+    try:
+        assert mlp.normal_ is deepinit.normal_
+    finally:
+        handle.undo()
+    assert mlp.normal_ is originals[2]
+
+
+def test_patch_refuses_a_module_without_init_functions():
+    import json
+
+    with pytest.raises(ValueError, match="json"):
+        deepinit.patch(json)
 
 
 def _weights(make, patched, seed):
@@ -144,3 +200,25 @@ def test_meta_parameters_are_refused():
         net = Net()
     with pytest.raises(ValueError, match="to_empty"):
         deepinit.init_module_(net, seed=1)
+
+
+def test_a_reset_method_that_needs_arguments_is_not_a_modules_own_reset():
+    """TorchRec's DistributedModelParallel has _reset_parameters(self, module): init_module_ must
+    not call it as the wrapper's own reset, and still initialise what it wraps."""
+
+    class Wrapper(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = nn.Linear(30, 20)
+
+        def _reset_parameters(self, module):
+            raise AssertionError("not a reset of the wrapper itself")
+
+    model = Wrapper()
+    deepinit.init_module_(model, seed=5)
+    expected = nn.Linear(30, 20)
+    deepinit.init_module_(expected, seed=5)
+    assert not torch.equal(model.inner.weight, expected.weight)  # keyed by name: inner.weight vs weight
+    again = Wrapper()
+    deepinit.init_module_(again, seed=5)
+    assert torch.equal(model.inner.weight, again.inner.weight)

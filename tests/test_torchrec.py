@@ -2,7 +2,9 @@
 position, so that each gathered table equals init_module_ of the unsharded collection, for
 table-wise, row-wise, column-wise, table-row-wise and mixed plans, fused and dense kernels,
 ShardedTensor and DTensor state dicts, EmbeddingBagCollection and EmbeddingCollection, on 2 and
-4 processes (gloo, CPU); and one forward pass equals the unsharded collection's. Skipped
+4 processes (gloo, CPU); and one forward pass equals the unsharded collection's. The same through
+DistributedModelParallel with a plan from EmbeddingShardingPlanner (data-parallel, table-wise,
+column-wise and table-column-wise tables, as the planner offers them on a CPU). Skipped
 without TorchRec (pip install fbgemm-gpu-cpu and torchrec, README's CI notes)."""
 
 import functools
@@ -121,6 +123,53 @@ def _check(kind, plan_name, generators, kernel, output_dtensor, world):
         torch.testing.assert_close(mine, expected, rtol=1e-5, atol=1e-6, msg=f"{key} {case}")
 
 
+class _Model(torch.nn.Module):
+    """A small recommendation model as TorchRec users build it: tables and a dense layer."""
+
+    def __init__(self, device):
+        super().__init__()
+        self.ebc = _collection("ebc", device, init_max=0.3)
+        self.dense = torch.nn.Linear(len(TABLES) * TABLES[0][2], 4, device=device)
+
+    def forward(self, features):
+        return self.dense(self.ebc(features).values())
+
+
+# The sharding types TorchRec's planner offers on a CPU, one table each.
+PLANNER_TYPES = ["data_parallel", "table_wise", "column_wise", "table_column_wise"]
+
+
+def _check_distributed_model_parallel(world):
+    """DistributedModelParallel with a plan from EmbeddingShardingPlanner, as a user builds it."""
+    from torchrec.distributed.embeddingbag import EmbeddingBagCollectionSharder
+    from torchrec.distributed.model_parallel import DistributedModelParallel
+    from torchrec.distributed.planner import EmbeddingShardingPlanner, ParameterConstraints, Topology
+    from torchrec.distributed.types import ShardingEnv
+
+    from deepinit.torchrec_tables import collections, tables
+
+    constraints = {n: ParameterConstraints(sharding_types=[kind]) for (n, _, _), kind in zip(TABLES, PLANNER_TYPES)}
+    planner = EmbeddingShardingPlanner(topology=Topology(world_size=world, compute_device="cpu"),
+                                       constraints=constraints, debug=False)
+    model = _Model("meta")
+    plan = planner.collective_plan(model, [EmbeddingBagCollectionSharder()], dist.group.WORLD)
+    chosen = {n: plan.plan["ebc"][n].sharding_type for n, _, _ in TABLES}
+    assert chosen == {n: kind for (n, _, _), kind in zip(TABLES, PLANNER_TYPES)}, chosen
+    dmp = DistributedModelParallel(model, env=ShardingEnv.from_process_group(dist.group.WORLD),
+                                   device=torch.device("cpu"), plan=plan)
+    assert deepinit.init_module_(dmp, seed=2024) is dmp
+    reference = deepinit.init_module_(_collection("ebc", "cpu", init_max=0.3), seed=2024)
+    whole = {t.name: t for t in tables("", reference)}
+    ((prefix, sharded, _),) = collections(dmp)
+    for table in tables(prefix, sharded):
+        assert torch.equal(_gather(table.pieces, table.shape), whole[table.name].pieces[0][0].detach()), table.name
+    # The dense layer: a module's own reset under the patch, the same on every rank (DDP).
+    weight = dict(dmp.named_parameters())[next(n for n, _ in dmp.named_parameters() if n.endswith("dense.weight"))]
+    gathered = [torch.empty_like(weight) for _ in range(world)]
+    dist.all_gather(gathered, weight.detach().contiguous())
+    assert all(torch.equal(g, gathered[0]) for g in gathered) and weight.abs().max() > 0
+
+
 def _worker(rank, world, store, cases):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
@@ -128,6 +177,7 @@ def _worker(rank, world, store, cases):
     try:
         for kind, plan_name, kernel, output_dtensor in cases:
             _check(kind, plan_name, _plans(world, kernel, kind)[plan_name], kernel, output_dtensor, world)
+        _check_distributed_model_parallel(world)
         dist.barrier()
     finally:
         dist.destroy_process_group()

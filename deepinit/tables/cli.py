@@ -1,23 +1,25 @@
 """``python -m deepinit table``: write, resume, finish or verify a table file from the shell."""
 
+import os
 import sys
+import time
 
-from .format import DTYPES, INITS, TableError, TableRefused, make_request, verify_table_file
+from .._argparse import Parser
+from .format import DTYPES, INITS, TableError, TableRefused, make_request, stored_request, verify_table_file
 from .journal import finish_table_file, init_table_file
 
-def _parser():
-    import argparse
 
-    parser = argparse.ArgumentParser(
+def _parser():
+    parser = Parser(
         prog="python -m deepinit table",
         description="Initialise a table larger than memory into a .npy or .safetensors file: atomic, resumable, "
                     "verifiable, and writable by several processes at once (docs/tables.md).")
     parser.add_argument("path", help="the table file, .npy or .safetensors")
     parser.add_argument("--shape", help="sizes joined by x, e.g. 1000000x128")
-    parser.add_argument("--init", default="normal_", choices=list(INITS))
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--offset", type=int, default=0)
-    parser.add_argument("--dtype", default="float32", choices=list(DTYPES))
+    parser.add_argument("--init", default="normal_", choices=list(INITS), help="the initialiser")
+    parser.add_argument("--seed", type=int, help="the stream's key (required to write)")
+    parser.add_argument("--offset", type=int, default=0, help="the stream position of element 0")
+    parser.add_argument("--dtype", default="float32", choices=list(DTYPES), help="bfloat16 needs .safetensors")
     parser.add_argument("--name", default="weight", help="tensor name in a .safetensors file")
     parser.add_argument("--chunk-mb", type=float, default=256, help="rows generated and written at a time (MB)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -28,23 +30,26 @@ def _parser():
     parser.add_argument("--verify", action="store_true", help="recompute PATH from its stored request and compare")
     parser.add_argument("--sample", type=int, metavar="N", help="with --verify: only N chunks chosen at random")
     for arg in ("a", "b", "mean", "std", "gain", "scale"):
-        parser.add_argument(f"--{arg}", type=float)
-    parser.add_argument("--mode", choices=["fan_in", "fan_out", "fan_avg"])
-    parser.add_argument("--nonlinearity")
-    parser.add_argument("--distribution", choices=["truncated_normal", "normal", "uniform"])
+        parser.add_argument(f"--{arg}", type=float, help="the initialiser's argument of that name (its default if absent)")
+    parser.add_argument("--mode", choices=["fan_in", "fan_out", "fan_avg"], help="Kaiming's and variance_scaling_'s fan")
+    parser.add_argument("--nonlinearity", help="Kaiming's nonlinearity")
+    parser.add_argument("--distribution", choices=["truncated_normal", "normal", "uniform"],
+                        help="variance_scaling_'s distribution")
     return parser
 
 
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.sample is not None and not args.verify:
+        parser.error("--sample applies to --verify only")
     try:
         if args.verify:
             result = verify_table_file(args.path, sample=args.sample)
             print(result.message)
             return 0 if result.ok else 1
         if args.finish:
-            print(finish_table_file(args.path, overwrite=args.overwrite))
+            _summary("finished", finish_table_file(args.path, overwrite=args.overwrite))
             return 0
         if args.shape is None or args.seed is None:
             parser.error("the following arguments are required to write a table: --shape, --seed")
@@ -65,17 +70,36 @@ def main(argv=None):
             make_request(args.path, shape, args.init, args.seed, args.offset, args.dtype, args.name, init_kwargs)
         except ValueError as error:
             parser.error(str(error))
+        began = time.perf_counter()
         init_table_file(args.path, shape, args.init, seed=args.seed, offset=args.offset, dtype=args.dtype,
                         name=args.name, chunk_bytes=max(1, int(args.chunk_mb * (1 << 20))), progress=not args.quiet,
                         overwrite=args.overwrite, resume=args.resume, rows=rows, **init_kwargs)
+        if not args.quiet:
+            if rows is None:
+                _summary("wrote", args.path, time.perf_counter() - began)
+            else:
+                print(f"wrote rows {rows[0]}:{rows[1]} of {args.path}; once every range is written: "
+                      f"python -m deepinit table {args.path} --finish")
         return 0
-    except (TableRefused, ValueError) as error:
+    except TableRefused as error:
+        print(f"python -m deepinit table: error: {error.cli_message()}", file=sys.stderr)
+        return 2
+    except ValueError as error:
         print(f"python -m deepinit table: error: {error}", file=sys.stderr)
         return 2
     except TableError as error:
-        print(f"python -m deepinit table: error: {error}", file=sys.stderr)
+        print(f"python -m deepinit table: error: {error.cli_message()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\npython -m deepinit table: interrupted; run the same command with --resume to continue",
               file=sys.stderr)
         return 130
+
+
+def _summary(done, path, seconds=None):
+    """One line: the table's rows and bytes (and the rate), and the command that verifies it."""
+    request = stored_request(path)
+    size = os.path.getsize(path)
+    rate = f" in {seconds:.1f} s ({request.data_bytes / seconds / 1e6:.0f} MB/s)" if seconds else ""
+    print(f"{done} {path}: {request.shape[0]} rows of {'x'.join(map(str, request.shape[1:])) or 'scalars'} "
+          f"{request.dtype}, {size} bytes{rate}; verify: python -m deepinit table --verify {path} [--sample N]")

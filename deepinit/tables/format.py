@@ -27,7 +27,24 @@ REQUEST_KEY = "deepinit"  # the safetensors metadata key that holds the request
 
 
 class TableError(RuntimeError):
-    """A table could not be written, verified or finished; the message says why and what to do."""
+    """A table could not be written, verified or finished; the message says why and what to do.
+    Its advice names the Python keywords (``resume=True``); ``cli_message()`` names the command
+    line's flags (``--resume``) instead."""
+
+    _ADVICE = {"{overwrite}": ("overwrite=True", "--overwrite"), "{resume}": ("resume=True", "--resume")}
+
+    def __init__(self, message):
+        self.template = message
+        super().__init__(self._render(0))
+
+    def _render(self, which):
+        text = self.template
+        for token, words in self._ADVICE.items():
+            text = text.replace(token, words[which])
+        return text
+
+    def cli_message(self):
+        return self._render(1)
 
 
 class TableRefused(TableError):
@@ -114,6 +131,9 @@ def make_request(path, shape, init, seed, offset, dtype, name, init_kwargs) -> R
     for value, what in ((seed, "seed"), (offset, "offset")):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{what} must be an int, but got {value!r} (a file is reproducible only from a seed)")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"{path}: its directory {directory} does not exist")
     request = Request(path, shape, init, int(seed), int(offset), dtype, str(name), tuple(sorted(init_kwargs.items())))
     # The initialiser checks its own arguments: on one row of the table, in memory, before any file.
     try:
@@ -132,7 +152,7 @@ def check_contract(described, path, error=TableError):
     written = described.get("stream_contract")
     if written != STREAM_CONTRACT:
         raise error(f"{path} was written under stream contract {written!r}, this deepinit writes {STREAM_CONTRACT!r}: "
-                    "use the deepinit that wrote it, or write it again (--overwrite)")
+                    "use the deepinit that wrote it, or write it again ({{overwrite}})")
 
 
 def request_from(described, path):
@@ -172,6 +192,8 @@ def verify_table_file(path, sample=None, chunk_bytes=64 << 20, random_seed=None)
     all of it, or `sample` chunks chosen at random. Reports the first row that differs (bit
     rot, a truncated copy, another table under the same name)."""
     path = os.fspath(path)
+    if not os.path.exists(path):
+        raise TableError(f"{path}: no such file")
     request = stored_request(path)
     header_bytes = len(request.header())
     expected_size = header_bytes + request.data_bytes

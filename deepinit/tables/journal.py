@@ -135,9 +135,12 @@ def init_table_file(
     start, stop = _row_range(rows, request.shape[0])
     destination = request.path
     if os.path.exists(destination) and not overwrite:
-        raise TableRefused(f"{destination} exists; pass overwrite=True (--overwrite) to replace it")
+        raise TableRefused(f"{destination} exists; pass {{overwrite}} to replace it")
     journal = journal_path(destination, (start, stop))
     done = _resume_point(request, journal, resume, overwrite, (start, stop))
+    if done and progress:
+        print(f"{partial_path(destination)}: resuming at row {start + done} ({done} of rows {start}:{stop} were written)",
+              file=sys.stderr)
     header = request.header()
     needed = (stop - start - done) * request.row_bytes + (0 if os.path.exists(partial_path(destination)) else len(header))
     free = _free_bytes(destination)
@@ -172,23 +175,34 @@ def _resume_point(request, journal, resume, overwrite, rows):
         return 0
     if not os.path.exists(journal):
         if whole and os.path.exists(partial) and not resume:
-            raise TableRefused(f"{partial} holds a partial table from an earlier run: pass resume=True (--resume) to "
-                             "continue it, or overwrite=True (--overwrite) to start over")
+            raise TableRefused(f"{partial} holds a partial table from an earlier run: pass {{resume}} to continue it, "
+                               "or {overwrite} to start over")
         return 0  # nothing durable to resume from
     with open(journal) as f:
         state = json.load(f)
     check_contract(state["request"], partial, TableRefused)
-    if state["request"] != request.describe() or tuple(state["rows"]) != rows:
-        raise TableRefused(f"{partial} was written for another request ({json.dumps(state['request'], sort_keys=True)}, "
-                         f"rows {state['rows']}): pass the same arguments to resume it, or overwrite=True "
-                         "(--overwrite) to start over")
+    differences = _differences(state["request"], request.describe())
+    if tuple(state["rows"]) != rows:
+        differences.append(f"rows {state['rows'][0]}:{state['rows'][1]} there, {rows[0]}:{rows[1]} here")
+    if differences:
+        raise TableRefused(f"{partial} was written for another request ({'; '.join(differences)}): pass the same "
+                           "arguments to resume it, or {overwrite} to start over")
     if not resume:
-        raise TableRefused(f"{partial} holds {state['done']} rows of this request from an earlier run: pass resume=True "
-                         "(--resume) to continue it, or overwrite=True (--overwrite) to start over")
+        raise TableRefused(f"{partial} holds {state['done']} rows of this request from an earlier run: pass {{resume}} "
+                           "to continue it, or {overwrite} to start over")
     if not os.path.exists(partial) or os.path.getsize(partial) < len(request.header()) + rows[1] * request.row_bytes:
-        raise TableRefused(f"{partial} is missing or shorter than its journal says: start over with overwrite=True "
-                         "(--overwrite)")
+        raise TableRefused(f"{partial} is missing or shorter than its journal says: start over with {{overwrite}}")
     return int(state["done"])
+
+
+def _differences(stored, wanted):
+    """The arguments in which two described requests differ, as "std 0.02 there, 0.03 here"."""
+    def flat(described):
+        return {**{k: v for k, v in described.items() if k != "init_kwargs"}, **described.get("init_kwargs", {})}
+
+    there, here = flat(stored), flat(wanted)
+    return [f"{key} {there.get(key)} there, {here.get(key)} here" for key in sorted(set(there) | set(here))
+            if there.get(key) != here.get(key)]
 
 
 def _write_rows(request, rows, done, chunk_bytes, progress):
@@ -232,8 +246,8 @@ def _write_rows(request, rows, done, chunk_bytes, progress):
                   errno.EDQUOT: "the disk quota is exhausted"}.get(error.errno, error.strerror or str(error))
         raise TableError(
             f"{partial}: {reason} after {written * row_bytes} bytes of rows {start}..{stop} were written. "
-            f"{destination} is untouched; free some space and run the same command with --resume "
-            "(resume=True) to continue from there") from error
+            f"{destination} is untouched; free some space and run the same command with {{resume}} to continue "
+            "from there") from error
     finally:
         if writer is not None and writer.is_alive():
             writer.join(swallow=True)
@@ -298,7 +312,7 @@ def finish_table_file(path, overwrite=False):
     states = [json.load(open(j)) for j in journals]
     described = states[0]["request"]
     if any(s["request"] != described for s in states):
-        raise TableError(f"{partial}: its journals describe different requests; start over with --overwrite")
+        raise TableError(f"{partial}: its journals describe different requests; start over with {{overwrite}}")
     rows = described["shape"][0]
     covered = sorted((s["rows"][0], s["rows"][0] + s["done"]) for s in states)
     reached = 0
@@ -311,7 +325,7 @@ def finish_table_file(path, overwrite=False):
         raise TableError(f"{path}: rows {reached}.. are not written yet (unfinished ranges: {missing or 'none'}; "
                          "no range covers the rest)")
     if os.path.exists(path) and not overwrite:
-        raise TableError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+        raise TableError(f"{path} exists; pass {{overwrite}} to replace it")
     request = request_from(described, path)
     header = request.header()
     fd = os.open(partial, os.O_RDWR)
