@@ -49,8 +49,9 @@ def test_bench_json_is_valid_json_with_null_for_a_time_not_taken(tmp_path):
 
 
 def test_bench_help_shows_defaults_and_errors_are_one_line():
-    assert "(default: 7)" in run("deepinit-bench", "--help").stdout
-    result = run("deepinit-bench", "--dtypes", "float8")
+    bench_command = [sys.executable, "-m", "deepinit", "bench"]  # deepinit-bench, without relying on PATH
+    assert "(default: 7)" in run(*bench_command, "--help").stdout
+    result = run(*bench_command, "--dtypes", "float8")
     assert result.returncode == 2 and one_line(result.stderr) and "float8" in result.stderr
 
 
