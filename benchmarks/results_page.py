@@ -125,7 +125,9 @@ def main(argv=None):
         with open(args.out) as f:
             lines = f.read().rstrip().split("\n") + [""]
         for key in args.sections.split(","):
-            lines += run_section(key)
+            section = run_section(key)
+            # The page's header dates the other sections: this one says when and where it ran.
+            lines += section[:2] + [f"Run on {datetime.date.today().isoformat()} at commit {git_commit()}.", ""] + section[2:]
     else:
         lines = header(title, args.note)
         for key in args.sections.split(","):

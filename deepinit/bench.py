@@ -150,12 +150,17 @@ def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=
 
 def _spread(series):
     """How far a series is from one trustworthy time, as a share of its median: its interquartile
-    range, or its median's excess over its fastest round, whichever is larger (a loaded machine
-    can slow every round alike, by a scheduler's time slice, leaving a narrow range)."""
+    range; or, where its median is more than twice its fastest round, the median's excess over
+    that round (a loaded machine can slow every round alike, by a scheduler's time slice, and
+    leave the range narrow)."""
     if len(series) < 4:
         return math.nan
     q1, median, q3 = statistics.quantiles(series, n=4)
-    return max(q3 - q1, median - min(series)) / median
+    spread = (q3 - q1) / median
+    fastest = min(series)
+    if median > 2 * fastest:
+        spread = max(spread, (median - fastest) / median)
+    return spread
 
 
 # A series whose interquartile range exceeds this share of its median is flagged as unstable.
@@ -353,8 +358,8 @@ def format_table(rows):
             line += " " + ("" if math.isnan(r.jax_ms) else f"{r.jax_ms:9.2f}").rjust(9)
         lines.append(line + (" ~" if r.unstable else ""))
     if any(r.unstable for r in rows):
-        lines.append(f"~ not trustworthy: a timed series' spread (interquartile range, or its median's excess over its "
-                     f"fastest round) exceeded {UNSTABLE_SPREAD:.0%} of its median (another process competed for the "
+        lines.append(f"~ not trustworthy: a timed series' interquartile range exceeded {UNSTABLE_SPREAD:.0%} of its "
+                     "median, or its median was more than twice its fastest round (another process competed for the "
                      "cores); rerun on a quiet machine before quoting these rows")
     return "\n".join(lines)
 
