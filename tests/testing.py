@@ -16,6 +16,23 @@ DEVICES = [
     pytest.param("cuda", id="cuda", marks=pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device")),
 ]
 
+
+
+def _aot_traces_generators():
+    """Whether AOT autograd can trace an op that takes a torch.Generator (torch 2.11's make_fx
+    cannot: "argument of type: <class 'torch._C.Generator'>"; 2.13's can)."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    generator = torch.Generator().manual_seed(0)
+    try:
+        make_fx(lambda t: torch.ops.aten.uniform_.default(t, 0.0, 1.0, generator=generator))(torch.empty(1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+AOT_TRACES_GENERATORS = _aot_traces_generators()
+
 FLOAT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
 
