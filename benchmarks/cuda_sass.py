@@ -122,8 +122,8 @@ def describe(name):
     else:
         transform_name = "?"
     kernel_name = kernel.group(1) if kernel else name
-    if kernel_name == "fill_rows_kernel":  # kOneDim: rows of one dim (no division), or of more
-        kernel_name = "fill_rows_1d" if "Lb1E" in name else "fill_rows_nd"
+    if kernel_name == "fill_rows_kernel":  # kOneRun: rows that are single runs (no division), or not
+        kernel_name = "fill_rows" if "Lb1E" in name else "fill_rows_nd"
     dtype_name = DTYPES[dtype.group(1)] if dtype else "?"
     queues = (kernel_name == "fill_run_kernel" and dtype_name == "float64"
               and transform_name in ("normal", "trunc_normal (linear)"))
@@ -145,12 +145,16 @@ def callee_size(code, target):
 
 
 def counters_per_iteration(kernel, transform):
-    """kCountersPerLaneOf in warp_fill.h: its general value, and its uniform specialization."""
-    if kernel != "fill_run_kernel":
+    """Counters a lane takes per loop iteration: kCountersPerLaneOf in warp_fill.h (warp tiles) and
+    kRowLaneCounters in fill_cuda.cu (rows), each a general value and a uniform specialization."""
+    sources = {"fill_run_kernel": ("warp_fill.h", "kCountersPerLaneOf"), "fill_rows": ("fill_cuda.cu", "kRowLaneCounters"),
+               "fill_rows_nd": ("fill_cuda.cu", "kRowLaneCounters")}
+    if kernel not in sources:
         return 1
-    text = open(os.path.join(ROOT, "csrc", "cuda", "warp_fill.h")).read()
-    general = re.search(r"constexpr int kCountersPerLaneOf = (\d+);", text).group(1)
-    uniform = re.search(r"constexpr int kCountersPerLaneOf<core::UniformTransform<T>> = (\d+);", text).group(1)
+    path, name = sources[kernel]
+    text = open(os.path.join(ROOT, "csrc", "cuda", path)).read()
+    general = re.search(rf"constexpr int {name} = (\d+);", text).group(1)
+    uniform = re.search(rf"constexpr int {name}<core::UniformTransform<T>> = (\d+);", text).group(1)
     return int(uniform if transform == "uniform" else general)
 
 

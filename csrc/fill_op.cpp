@@ -14,9 +14,9 @@ template <template <class> class Params>
 void check_law(LawTag<Params>, c10::ScalarType dtype, at::IntArrayRef sizes, at::IntArrayRef strides,
                c10::Device device, at::ArrayRef<double> params, std::optional<int64_t> seed, int64_t offset,
                std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-               at::OptionalIntArrayRef start) {
+               at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows) {
   FillKernel<Params>::check(dtype, sizes, strides, device, params, seed, offset, std::move(generator), global_shape,
-                            start);
+                            start, rows);
 }
 
 // Sizes and strides of a fake tensor, which may be symbolic: the checks need their values.
@@ -52,7 +52,7 @@ std::vector<std::string> fill_names() {
 void check_fill(const std::string& name, c10::ScalarType dtype, c10::Device device, c10::SymIntArrayRef sizes,
                 c10::SymIntArrayRef strides, at::ArrayRef<double> params, std::optional<int64_t> seed, int64_t offset,
                 std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-                at::OptionalIntArrayRef start) {
+                at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows) {
   const std::vector<int64_t> concrete_sizes = concrete(sizes);
   const std::vector<int64_t> concrete_strides = concrete(strides);
   bool found = false;
@@ -60,7 +60,7 @@ void check_fill(const std::string& name, c10::ScalarType dtype, c10::Device devi
     if (!found && name == name_of(law)) {
       found = true;
       check_law(law, dtype, concrete_sizes, concrete_strides, device, params, seed, offset, generator, global_shape,
-                start);
+                start, rows);
     }
   });
   TORCH_CHECK(found, "deepinit: no fill named ", name);

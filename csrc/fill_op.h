@@ -24,7 +24,8 @@ namespace deepinit {
 // Every fill's stream arguments, after the law's own (docs/stream.md); the kernels below take
 // them in this order.
 constexpr const char* kStreamParameters =
-    "int? seed=None, int offset=0, Generator? generator=None, int[]? global_shape=None, int[]? start=None";
+    "int? seed=None, int offset=0, Generator? generator=None, int[]? global_shape=None, int[]? start=None, "
+    "Tensor? rows=None";
 
 template <template <class> class Params>
 std::string fill_schema() {
@@ -47,20 +48,22 @@ struct FillKernel<Params, Planned (*)(Args...)> {
   template <class Fn>
   static void checked(c10::ScalarType type, at::IntArrayRef sizes, at::IntArrayRef strides, c10::Device device,
                       Args... args, std::optional<int64_t> seed, int64_t offset, std::optional<at::Generator> generator,
-                      at::OptionalIntArrayRef global_shape, at::OptionalIntArrayRef start, Fn&& fn) {
+                      at::OptionalIntArrayRef global_shape, at::OptionalIntArrayRef start,
+                      const std::optional<at::Tensor>& rows, Fn&& fn) {
     const OutDtype dtype = check_target(type, sizes, strides, Law<Params>::kName);
     with_dtype(dtype, [&](auto tag) {
       const auto params = Law<Params>::template plan<decltype(tag)::value>(args...);
-      fn(tag, params, stream_request(sizes, device, seed, offset, std::move(generator), global_shape, start));
+      fn(tag, params, stream_request(sizes, device, seed, offset, std::move(generator), global_shape, start, rows));
     });
   }
 
   template <class Backend>
   static void run(const at::Tensor& self, Args... args, std::optional<int64_t> seed, int64_t offset,
                   std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-                  at::OptionalIntArrayRef start) {
+                  at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows) {
     checked(self.scalar_type(), self.sizes(), self.strides(), self.device(), args..., seed, offset,
-            std::move(generator), global_shape, start, [&](auto tag, const auto& params, const StreamRequest& request) {
+            std::move(generator), global_shape, start, rows,
+            [&](auto tag, const auto& params, const StreamRequest& request) {
               Backend::template fill<decltype(tag)::value, Params>(self, params, request);
             });
   }
@@ -69,10 +72,10 @@ struct FillKernel<Params, Planned (*)(Args...)> {
   static void check(c10::ScalarType type, at::IntArrayRef sizes, at::IntArrayRef strides, c10::Device device,
                     at::ArrayRef<double> args, std::optional<int64_t> seed, int64_t offset,
                     std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-                    at::OptionalIntArrayRef start) {
+                    at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows) {
     TORCH_CHECK(args.size() == kArity, "deepinit.", Law<Params>::kName, " takes ", kArity, " parameters, but got ",
                 args.size());
-    check_with(type, sizes, strides, device, args, seed, offset, std::move(generator), global_shape, start,
+    check_with(type, sizes, strides, device, args, seed, offset, std::move(generator), global_shape, start, rows,
                std::make_index_sequence<kArity>{});
   }
 
@@ -81,9 +84,10 @@ struct FillKernel<Params, Planned (*)(Args...)> {
   static void check_with(c10::ScalarType type, at::IntArrayRef sizes, at::IntArrayRef strides, c10::Device device,
                          at::ArrayRef<double> args, std::optional<int64_t> seed, int64_t offset,
                          std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-                         at::OptionalIntArrayRef start, std::index_sequence<I...>) {
+                         at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows,
+                         std::index_sequence<I...>) {
     checked(type, sizes, strides, device, static_cast<Args>(args[I])..., seed, offset, std::move(generator),
-            global_shape, start, [](auto, const auto&, const StreamRequest&) {});
+            global_shape, start, rows, [](auto, const auto&, const StreamRequest&) {});
   }
 };
 
@@ -102,10 +106,11 @@ void register_fills(torch::Library& m) {
 std::vector<std::string> fill_names();
 
 // The fakes' checks (deepinit/_ops.py): a call of fill `name` on a tensor of this dtype, device,
-// sizes and strides raises what the kernel would raise, and writes nothing.
+// sizes and strides raises what the kernel would raise, and writes nothing. The ids of rows= are
+// checked for their dtype, device and count; their values only by the kernels, which read them.
 void check_fill(const std::string& name, c10::ScalarType dtype, c10::Device device, c10::SymIntArrayRef sizes,
                 c10::SymIntArrayRef strides, at::ArrayRef<double> params, std::optional<int64_t> seed, int64_t offset,
                 std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-                at::OptionalIntArrayRef start);
+                at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows);
 
 }  // namespace deepinit

@@ -61,4 +61,25 @@ RowLayout row_layout(at::IntArrayRef tensor_sizes, at::IntArrayRef tensor_stride
   return layout;
 }
 
+ListedRows listed_rows(at::IntArrayRef sizes, at::IntArrayRef strides, const ElementPositions& positions) {
+  const ElementPositions inner{positions.base, std::vector<int64_t>(positions.strides.begin() + 1, positions.strides.end())};
+  return {sizes[0], strides[0], static_cast<uint64_t>(positions.strides[0]),
+          row_layout(sizes.slice(1), strides.slice(1), inner)};
+}
+
+ListedRows rows_of_first_dim(const RowLayout& rows) {
+  if (rows.outer_dims == 0) {
+    return {1, 0, 0, rows};
+  }
+  RowLayout inner = rows;
+  inner.outer_dims = rows.outer_dims - 1;
+  inner.count = rows.count / rows.sizes[0];
+  for (int d = 0; d < inner.outer_dims; ++d) {
+    inner.sizes[d] = rows.sizes[d + 1];
+    inner.memory_strides[d] = rows.memory_strides[d + 1];
+    inner.stream_strides[d] = rows.stream_strides[d + 1];
+  }
+  return {rows.sizes[0], rows.memory_strides[0], static_cast<uint64_t>(rows.stream_strides[0]), inner};
+}
+
 }  // namespace deepinit

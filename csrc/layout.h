@@ -56,4 +56,20 @@ struct RowLayout {
 };
 RowLayout row_layout(at::IntArrayRef sizes, at::IntArrayRef strides, const ElementPositions& positions);
 
+// Rows of a first dim, each a layout of its own: element (i, j...) lies in memory at
+// i * memory_stride + the inner layout's offset of j, and in the stream at base + id(i) *
+// id_stride + its inner offset, where id(i) is ids[i] for rows picked by id (rows=) and i itself
+// for any other layout.
+struct ListedRows {
+  int64_t count;  // rows of the first dim
+  int64_t memory_stride;
+  uint64_t id_stride;
+  RowLayout inner;
+};
+// Rows picked by id: the tensor's first dim, and its rows' own layout (the dims after the first,
+// which the window's start places in the logical row).
+ListedRows listed_rows(at::IntArrayRef sizes, at::IntArrayRef strides, const ElementPositions& positions);
+// A layout's rows as the rows of its first outer dim (one row of the whole when it has none).
+ListedRows rows_of_first_dim(const RowLayout& rows);
+
 }  // namespace deepinit

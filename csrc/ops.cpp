@@ -6,8 +6,8 @@
 // torch.compile's functionalization (and opcheck) from handling them. The Python API returns
 // the tensor. Like torch.nn.init's functions, they record no autograd history and bump the
 // version counter of `self` (dispatch_keys.cpp). seed and offset are the two's complement of
-// 64-bit unsigned values; global_shape and start make self a window of a larger logical tensor
-// (docs/stream.md).
+// 64-bit unsigned values; global_shape and start make self a window of a larger logical tensor,
+// and rows picks its rows by id (docs/stream.md, docs/sharding.md).
 #include <torch/library.h>
 
 #include "cpu/capability.h"
@@ -42,7 +42,8 @@ TORCH_LIBRARY(deepinit, m) {
   // The fakes' checks: what the fill `name` would raise for this tensor and these arguments.
   m.def(
       "_check_fill(str name, ScalarType dtype, Device device, SymInt[] sizes, SymInt[] strides, float[] params, *, "
-      "int? seed=None, int offset=0, Generator? generator=None, int[]? global_shape=None, int[]? start=None) -> ()",
+      "int? seed=None, int offset=0, Generator? generator=None, int[]? global_shape=None, int[]? start=None, "
+      "Tensor? rows=None) -> ()",
       &deepinit::check_fill);
   m.def("_fill_names() -> str[]", &deepinit::fill_names);
   // The stream of a Python path that splits one draw between two consecutive fills on the device

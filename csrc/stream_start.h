@@ -28,16 +28,34 @@ struct StreamRequest {
   // and the generator's advance of a fill of the whole logical tensor).
   std::optional<std::vector<int64_t>> global_shape;
   std::optional<std::vector<int64_t>> start;
+  // Rows picked by id: row i of the tensor is row rows[i] of the logical tensor (int64 ids, one
+  // per row, on the tensor's device); start then places the tensor's rows within logical rows
+  // (its first entry is 0, and is given as zeros when start= is not). A logical row count of
+  // kKeyedRows is a keyed table: any id in [0, 2^64 / row size), with seed= only.
+  std::optional<at::Tensor> rows;
+
+  bool keyed() const { return global_shape.has_value() && !global_shape->empty() && (*global_shape)[0] == kKeyedRows; }
+  static constexpr int64_t kKeyedRows = -1;
 };
 
 // seed and generator exclude each other, offset needs seed (a generator gives the position) and
-// a window names both global_shape and start (ValueError otherwise); a window fits its logical
-// tensor (RuntimeError otherwise); a generator serves the device (RuntimeError otherwise).
+// a window names both global_shape and start, rows= needs global_shape=, a keyed table needs
+// rows= and seed= (ValueError otherwise); a window fits its logical tensor (RuntimeError
+// otherwise); rows= holds one int64 id per row on the tensor's device (TypeError, ValueError);
+// a generator serves the device (RuntimeError otherwise). The ids' values are checked by
+// check_row_ids, which reads them.
 StreamRequest stream_request(at::IntArrayRef sizes, c10::Device device, std::optional<int64_t> seed, int64_t offset,
                              std::optional<at::Generator> generator, c10::OptionalIntArrayRef global_shape,
-                             c10::OptionalIntArrayRef start);
+                             c10::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows);
 
-// Elements of the logical tensor: the window's global_shape, else the tensor's own.
+// Every id of rows= names a row of the logical tensor: in [0, global_shape[0]), or for a keyed
+// table in [0, 2^64 / row size), where rows of different ids take disjoint stream positions
+// (ValueError naming the first id outside, before anything is written). Reads the ids (on CUDA,
+// one copy of a flag to the host).
+void check_row_ids(const StreamRequest& request);
+
+// Elements of the logical tensor: the window's global_shape, else the tensor's own; for a keyed
+// table, those of one row (its stream is the key's whole: no generator draws for it).
 uint64_t logical_numel(at::IntArrayRef sizes, const StreamRequest& request);
 
 // Whether a generator on device `generator` may serve a tensor on `tensor`: same device type, and

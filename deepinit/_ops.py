@@ -24,9 +24,9 @@ def _register_fake(name):
     arguments = FILLS[name]._schema.arguments
     defaults = [a.default_value for a in arguments[1:] if not a.kwarg_only]  # the law's parameters
 
-    def fake(self, *params, seed=None, offset=0, generator=None, global_shape=None, start=None):
+    def fake(self, *params, seed=None, offset=0, generator=None, global_shape=None, start=None, rows=None):
         _CHECK_FILL(name, self.dtype, self.device, self.shape, self.stride(), [*params, *defaults[len(params):]],
-                    seed=seed, offset=offset, generator=generator, global_shape=global_shape, start=start)
+                    seed=seed, offset=offset, generator=generator, global_shape=global_shape, start=start, rows=rows)
 
     fake.__name__ = f"{name}_fake"
     torch.library.register_fake(f"deepinit::{name}")(fake)

@@ -56,17 +56,17 @@ def fill(op, tensor, params, generator=None, stream=()):
         return tensor
     seed = stream[0]
     if seed is not None and generator is None and stream[1] == 0 and (len(stream) == 2 or stream[2] is None and
-                                                                      stream[3] is None):
+                                                                      stream[3] is None and stream[4] is None):
         call(tensor, *params, seed=seed if type(seed) is int and 0 <= seed < _I63 else u64_arg(seed, "seed"))
         return tensor
     _call(call, tensor, params, generator, *stream)
     return tensor
 
 
-def _fill_dtensor(op, tensor, params, generator, seed=None, offset=0, global_shape=None, start=None):
+def _fill_dtensor(op, tensor, params, generator, seed=None, offset=0, global_shape=None, start=None, rows=None):
     """A DTensor's local shards, each the window of the logical tensor that it covers."""
-    if global_shape is not None or start is not None:
-        raise ValueError("deepinit: a DTensor gives its own window; do not pass global_shape= or start=")
+    if global_shape is not None or start is not None or rows is not None:
+        raise ValueError("deepinit: a DTensor gives its own window; do not pass global_shape=, start= or rows=")
     global_shape, pieces = shard_window(tensor)
     if len(pieces) == 1:
         _call(op, pieces[0][0], params, generator, seed, offset, global_shape, pieces[0][1])
@@ -79,10 +79,18 @@ def _fill_dtensor(op, tensor, params, generator, seed=None, offset=0, global_sha
     return tensor
 
 
-def _call(op, tensor, params, generator, seed, offset, global_shape=None, start=None):
+def _call(op, tensor, params, generator, seed, offset, global_shape=None, start=None, rows=None):
     op(tensor, *params, seed=None if seed is None else u64_arg(seed, "seed"), offset=u64_arg(offset, "offset"),
-       generator=generator, global_shape=None if global_shape is None else [int(n) for n in global_shape],
-       start=None if start is None else [int(n) for n in start])
+       generator=generator, global_shape=None if global_shape is None else _shape_arg(global_shape),
+       start=None if start is None else [int(n) for n in start], rows=rows)
+
+
+KEYED_ROWS = -1  # the op's global_shape[0] for a keyed table (StreamRequest::kKeyedRows)
+
+
+def _shape_arg(global_shape):
+    """The op's global_shape: None rows (a keyed table, rows= only) as KEYED_ROWS."""
+    return [KEYED_ROWS if d == 0 and n is None else int(n) for d, n in enumerate(global_shape)]
 
 
 def stream_positions(tensor, numel, then=None, generator=None, seed=None, offset=0):
@@ -100,23 +108,34 @@ def stream_positions(tensor, numel, then=None, generator=None, seed=None, offset
 # The stream keywords of every random function, after the function's own parameters, and their
 # docs; functions that fill any block of a logical tensor take the window's too.
 STREAM_KEYWORDS = {"seed": "Optional[int] = None", "offset": "int = 0"}
-WINDOW_KEYWORDS = {"global_shape": "Optional[Sequence[int]] = None", "start": "Optional[Sequence[int]] = None"}
+WINDOW_KEYWORDS = {"global_shape": "Optional[Sequence[int]] = None", "start": "Optional[Sequence[int]] = None",
+                   "rows": "Optional[Tensor] = None"}
 _DOCS = {
     "generator": "generator: the torch Generator to sample from (default: None)",
     "seed": "seed: a 64-bit stream key; uses no generator (keyword only)",
     "offset": "offset: stream position of the first element (keyword only)",
     "global_shape": "global_shape, start: the tensor is the block at ``start`` of a logical tensor of shape\n"
                     "    ``global_shape`` and gets the values the whole would get there (keyword only)",
+    "rows": "rows: int64 ids, one per row of the tensor: row ``i`` gets row ``rows[i]`` of the logical tensor\n"
+            "    ``global_shape`` (any order, repeats allowed; ``global_shape[0]`` may be None: a keyed table,\n"
+            "    with ``seed=``); ``start=`` then places the tensor's columns (keyword only)",
 }
 _ARGS_INDENT = " " * 8
 
 
-def logical_tensor(tensor, stream):
+def logical_tensor(tensor, stream, fan_out=True):
     """The tensor whose fans count, for a body's stream arguments: the logical tensor of a window
-    (a DTensor's shape is global already)."""
+    (a DTensor's shape is global already). A keyed table (None rows) has a fan_in but no fan_out:
+    callers that need one (``fan_out``) get a ValueError."""
     if len(stream) < 3 or stream[2] is None:
         return tensor
-    return torch.empty(tuple(stream[2]), device="meta")
+    shape = tuple(stream[2])
+    if shape and shape[0] is None:
+        if fan_out:
+            raise ValueError("deepinit: a keyed table (global_shape with None rows) has no fan_out: give its row "
+                             "count, or scale by fan_in")
+        shape = (1,) + shape[1:]  # fan_in does not depend on the row count
+    return torch.empty(shape, device="meta")
 
 
 def random_function(window=True, torch_function=False):
@@ -144,7 +163,7 @@ def random_function(window=True, torch_function=False):
         # Calls that set no stream keyword (the most common) pass none: body's fill takes its fast path.
         unset = " and ".join(f"{k} is None" if v.endswith("None") else f"{k} == {v.split('= ')[1]}"
                              for k, v in keywords.items())
-        source = (f"def make(body, Optional, Sequence, _has_torch_function, _handle_torch_function):\n"
+        source = (f"def make(body, Optional, Sequence, Tensor, _has_torch_function, _handle_torch_function):\n"
                   f"    def public({signature}):\n{dispatch}"
                   f"        if {unset}:\n"
                   f"            return body({', '.join(names)})\n"
@@ -152,7 +171,7 @@ def random_function(window=True, torch_function=False):
                   f"    return public\n")
         factory = {}
         exec(source, body.__globals__, factory)  # as dataclasses make their methods: a signature of its own
-        public = factory["make"](body, Optional, Sequence, torch.overrides.has_torch_function_variadic,
+        public = factory["make"](body, Optional, Sequence, torch.Tensor, torch.overrides.has_torch_function_variadic,
                                  torch.overrides.handle_torch_function)
         public.__name__ = public.__qualname__ = body.__name__
         public.__module__ = body.__module__

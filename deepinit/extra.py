@@ -179,7 +179,7 @@ def variance_scaling_(
     modes = {"fan_in", "fan_out", "fan_avg"}
     if mode not in modes:
         raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(logical_tensor(tensor, stream))
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(logical_tensor(tensor, stream, fan_out=mode != "fan_in"))
     n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
     if n <= 0:
         raise ValueError(f"variance_scaling_ needs a positive {mode}, but the tensor has shape {tuple(tensor.shape)}")

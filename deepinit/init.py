@@ -260,7 +260,7 @@ def _kaiming_std(tensor, a, mode, nonlinearity, stream):
     if 0 in tensor.shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
         return None
-    fan = _calculate_correct_fan(logical_tensor(tensor, stream), mode)
+    fan = _calculate_correct_fan(logical_tensor(tensor, stream, fan_out=mode != "fan_in"), mode)
     gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
     return gain / math.sqrt(fan)
 

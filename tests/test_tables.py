@@ -269,6 +269,12 @@ def test_verify_finds_the_first_changed_row_and_a_truncated_copy(tmp_path, suffi
     path.write_bytes(bytes(data))
     bad = verify_table_file(path)
     assert not bad.ok and bad.first_bad_row == 617
+    # --sample: random rows, each computed alone (rows=), read from its place.
+    with_617 = next(s for s in range(1000) if 617 in random.Random(s).sample(range(1000), 50))
+    sampled = verify_table_file(path, sample=50, random_seed=with_617)
+    assert not sampled.ok and sampled.first_bad_row == 617
+    without = next(s for s in range(1000) if 617 not in random.Random(s).sample(range(1000), 50))
+    assert "50 rows chosen at random" in verify_table_file(path, sample=50, random_seed=without).message
     result = subprocess.run([sys.executable, "-m", "deepinit", "table", "--verify", str(path)], capture_output=True,
                             text=True)
     assert result.returncode == 1 and "row 617" in result.stdout

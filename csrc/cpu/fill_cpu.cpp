@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -174,6 +175,63 @@ void fill_rows(const at::Tensor& self, uint64_t g0, const RowLayout& rows, const
   });
 }
 
+constexpr int64_t kListedBlockRows = 512;  // rows of a block of rows picked by id
+
+// Rows picked by id (rows=): blocks of rows, each block's stream starts listed for the kernel
+// at once when a row is one run of the stream and of memory (rows of a table, or of a column
+// window of one); any other row layout fills each row as a window of its own.
+template <class Fill>
+void fill_listed(const at::Tensor& self, uint64_t g0, const int64_t* ids, const ListedRows& listed, const Fill& fill) {
+  auto* base = static_cast<unsigned char*>(self.data_ptr());
+  const int64_t bytes = self.element_size();
+  const RowLayout& inner = listed.inner;
+  const int64_t row_elements = inner.count * inner.length;
+  const int64_t rows_per_block = std::clamp<int64_t>(kBlock / std::max<int64_t>(row_elements, 1), 1, kListedBlockRows);
+  const int64_t blocks = (listed.count + rows_per_block - 1) / rows_per_block;
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), blocks);
+  std::atomic<int64_t> next{0};
+  const auto body = [&](int64_t, int64_t) {
+    uint64_t starts[kListedBlockRows];
+    for (int64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
+      const int64_t row0 = b * rows_per_block;
+      const int64_t rows = std::min(rows_per_block, listed.count - row0);
+      for (int64_t r = 0; r < rows; ++r) {
+        starts[r] = g0 + static_cast<uint64_t>(ids[row0 + r]) * listed.id_stride;
+      }
+      unsigned char* out = base + row0 * listed.memory_stride * bytes;
+      if (inner.is_one_run()) {
+        fill(out, 0, Runs{rows, inner.length, listed.memory_stride * bytes, 0, starts});
+        continue;
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t q = 0; q < inner.count; ++q) {
+          int64_t memory;
+          uint64_t stream;
+          inner.offsets(q, memory, stream);
+          unsigned char* row_out = out + (r * listed.memory_stride + memory) * bytes;
+          if (inner.row_stride == 1) {
+            fill(row_out, starts[r] + stream, Runs{1, inner.length, 0, 0});
+            continue;
+          }
+          alignas(64) unsigned char staged[kScatterBlock * 8];
+          for (int64_t done = 0; done < inner.length; done += kScatterBlock) {
+            const int64_t m = std::min(kScatterBlock, inner.length - done);
+            fill(staged, starts[r] + stream + static_cast<uint64_t>(done), Runs{1, m, 0, 0});
+            for (int64_t k = 0; k < m; ++k) {
+              std::memcpy(row_out + (done + k) * inner.row_stride * bytes, staged + k * bytes, bytes);
+            }
+          }
+        }
+      }
+    }
+  };
+  if (threads <= 1 || at::in_parallel_region()) {
+    body(0, 1);
+  } else {
+    at::parallel_for(0, threads, 1, body);
+  }
+}
+
 // The CPU backend of every fill (fill_op.h).
 struct CpuBackend {
   template <OutDtype D, template <class> class Params>
@@ -183,6 +241,7 @@ struct CpuBackend {
     if (numel == 0) {
       return;
     }
+    check_row_ids(request);
     const core::StreamOrigin origin =
         start_stream(request, self.device(), D, numel).template origin<ComputeOf<D>>();
     if (self.numel() == 0) {
@@ -192,6 +251,12 @@ struct CpuBackend {
     const RunsFn<D, Params> kernel = current_capability().load()->kernels().template get<D, Params>();
     const auto fill = [&](void* out, uint64_t g0, const Runs& runs) { kernel(job, out, g0, runs); };
     const ElementPositions positions = element_positions(self.sizes(), request);
+    if (request.rows.has_value()) {
+      const at::Tensor ids = request.rows->contiguous();
+      fill_listed(self, origin.first + positions.base, ids.const_data_ptr<int64_t>(),
+                  listed_rows(self.sizes(), self.strides(), positions), fill);
+      return;
+    }
     const RowLayout rows = row_layout(self.sizes(), self.strides(), positions);
     const uint64_t g0 = origin.first + positions.base;
     if (rows.is_one_run()) {

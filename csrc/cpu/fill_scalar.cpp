@@ -27,7 +27,7 @@ struct ScalarKernels {
     const auto transform = core::transform_of(job.params);
     for (int64_t r = 0; r < runs.count; ++r) {
       fill_range<D>(transform, job.key, static_cast<unsigned char*>(out) + r * runs.out_stride, runs.length,
-                    g0 + static_cast<uint64_t>(r) * runs.g_stride);
+                    runs.start(g0, r));
     }
   }
 };

@@ -12,13 +12,19 @@ namespace deepinit {
 namespace cpu {
 
 // `count` runs of `length` elements: run r starts at out + r * out_stride bytes and holds stream
-// elements g0 + r * g_stride, g0 + r * g_stride + 1, ... (mod 2^64). A single run is a plain
-// contiguous fill; several are the rows of a window or of a strided view, done in one call.
+// elements start(g0, r), start(g0, r) + 1, ... (mod 2^64), where run r starts at g0 + r * g_stride,
+// or, given `starts` (rows picked by id), at starts[r]. A single run is a plain contiguous fill;
+// several are the rows of a window, of a strided view or of a list of ids, done in one call.
 struct Runs {
   int64_t count;
   int64_t length;
   int64_t out_stride;  // bytes
   uint64_t g_stride;
+  const uint64_t* starts = nullptr;
+
+  uint64_t start(uint64_t g0, int64_t r) const {
+    return starts != nullptr ? starts[r] : g0 + static_cast<uint64_t>(r) * g_stride;
+  }
 };
 
 template <OutDtype D, template <class> class Params>

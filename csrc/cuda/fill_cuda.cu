@@ -5,7 +5,7 @@
 //
 // Two kernels: a run of the stream that is one contiguous block of memory (any contiguous
 // tensor, and windows of whole rows) goes to the warp-tiled kernel of cuda/warp_fill.h; any
-// other layout to a grid-stride loop over (row, counter) items.
+// other layout (windows, strided views, rows picked by id) to groups of lanes a row.
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -21,66 +21,100 @@ namespace deepinit {
 namespace cuda {
 namespace {
 
-// Any layout, as rows (layout.h): work item t = row * slots + slot is Philox counter `slot` of a
-// row, counted from the counter that holds the row's first element, and writes the elements of
-// that counter that fall in the row. A thread divides once, for its first item; then it steps by
-// the grid's size, `rows_step` rows and `slots_step` slots, carrying a row when the slot passes
-// the end.
-struct RowWalk {
-  int64_t slots;  // counters per row, one more than a row needs when its lead is 0
-  int64_t rows_step;
-  int64_t slots_step;
+// Any layout that is not one run, as rows of its first dim (layout.h's ListedRows: the rows of a
+// window or of a strided view, or rows picked by id): a group of 2^group_shift lanes takes one
+// row at a time, and each lane kRowLaneCounters of its counters at a time (lane l of the group:
+// its counters l, l + group, ...), so that a row's id and offsets are found once for several
+// counters.
+// A counter whose elements all lie in the row goes to memory in one store when the row is
+// unit-stride and aligned (every counter of a table's rows, but a row's first and last when it
+// does not start on a counter); the others, out of line, element by element. kOneRun: the
+// tensor's rows are single runs (a table's, or a column window's), found without division.
+template <class Transform>
+constexpr int kRowLaneCounters = 2;
+template <class T>
+constexpr int kRowLaneCounters<core::UniformTransform<T>> = 4;
+
+template <class Storage, int N>
+struct alignas(N * sizeof(Storage)) RowPack {
+  Storage v[N];
 };
 
-// Row r's first element in memory and in the stream: without division when the rows are one
-// dim's (kOneDim: outer_dims is 1, as in a column window of a matrix).
-template <bool kOneDim>
-__device__ __forceinline__ void row_offsets(const RowLayout& rows, int64_t row, int64_t& memory, uint64_t& stream) {
-  if constexpr (kOneDim) {
-    memory = row * rows.memory_strides[0];
-    stream = static_cast<uint64_t>(row) * static_cast<uint64_t>(rows.stream_strides[0]);
-  } else {
-    rows.offsets(row, memory, stream);
+// The elements of a counter's pack that lie in the row [0, length), `stride` apart.
+template <class Storage, int N>
+__device__ __noinline__ void store_row_edge(Storage* at, const RowPack<Storage, N> pack, int64_t first,
+                                               int64_t length, int64_t stride) {
+  for (int k = 0; k < N; ++k) {
+    if (first + k >= 0 && first + k < length) {
+      at[k * stride] = pack.v[k];
+    }
   }
 }
 
-template <OutDtype D, bool kOneDim, class Transform>
-__global__ void __launch_bounds__(256) fill_rows_kernel(typename DtypeTraits<D>::Storage* out, RowLayout rows, RowWalk walk,
-                                                        uint64_t base, StreamStart start, Transform transform) {
+template <OutDtype D, bool kOneRun, class Transform>
+__global__ void __launch_bounds__(256)
+    fill_rows_kernel(typename DtypeTraits<D>::Storage* out, const int64_t* __restrict__ ids, ListedRows listed,
+                     int group_shift, uint64_t base, StreamStart start, Transform transform) {
   using Traits = DtypeTraits<D>;
   using Compute = typename Traits::Compute;
+  using Storage = typename Traits::Storage;
+  using Pack = RowPack<Storage, Traits::kElementsPerCounter>;
   constexpr int per_counter = Traits::kElementsPerCounter;
+  constexpr int counters_per_lane = kRowLaneCounters<Transform>;
   const core::StreamOrigin origin = start.origin<Compute>();
   const core::PhiloxRoundKeys<uint32_t> keys(origin.key);
   const uint64_t g0 = origin.first + base;
+  const RowLayout& inner = listed.inner;
   const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  int64_t row = t / walk.slots;
-  int64_t slot = t - row * walk.slots;
-  for (; row < rows.count; row += walk.rows_step, slot += walk.slots_step) {
-    if (slot >= walk.slots) {
-      slot -= walk.slots;
-      if (++row >= rows.count) {
-        break;
-      }
+  const int64_t group = int64_t{1} << group_shift;
+  const int64_t lane = t & (group - 1);
+  const int64_t groups = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> group_shift;
+  const int64_t total = listed.count * inner.count;
+  for (int64_t row = t >> group_shift; row < total; row += groups) {
+    int64_t id_index = row;
+    int64_t memory = 0;
+    uint64_t stream = 0;
+    if constexpr (!kOneRun) {
+      id_index = row / inner.count;
+      inner.offsets(row - id_index * inner.count, memory, stream);
     }
-    int64_t memory;
-    uint64_t g_row;
-    row_offsets<kOneDim>(rows, row, memory, g_row);
-    g_row += g0;
-    const int64_t first = slot * per_counter - static_cast<int64_t>(g_row % per_counter);
-    if (first >= rows.length) {
-      continue;
-    }
-    const uint64_t counter = (core::counter_of<Compute>(g_row) + static_cast<uint64_t>(slot)) & core::kCounterMask<Compute>;
-    uint32_t words[4] = {static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0u, 0u};
-    core::philox4x32_10(words, keys);
-    // The counter's elements in memory, from its first (which may lie before the row).
-    typename Traits::Storage* const at = out + (memory + first * rows.row_stride);
+    memory += id_index * listed.memory_stride;
+    const uint64_t id = static_cast<uint64_t>(ids != nullptr ? ids[id_index] : id_index);  // ids: rows=
+    const uint64_t g_row = g0 + id * listed.id_stride + stream;
+    const int64_t lead = static_cast<int64_t>(g_row % per_counter);
+    const int64_t span = (lead + inner.length + per_counter - 1) / per_counter;
+    const uint64_t first_counter = core::counter_of<Compute>(g_row);
+    Storage* const row_out = out + (memory - lead * inner.row_stride);  // where counter 0's first element goes
+    const bool packed = inner.row_stride == 1 && reinterpret_cast<uintptr_t>(row_out) % sizeof(Pack) == 0;
+    for (int64_t c0 = lane; c0 < span; c0 += group * counters_per_lane) {
 #pragma unroll
-    for (int k = 0; k < per_counter; ++k) {
-      const auto value = Traits::store(transform(core::bits_from_words<Compute>(words, static_cast<uint64_t>(k))));
-      if (first + k >= 0 && first + k < rows.length) {
-        at[k * rows.row_stride] = value;
+      for (int j = 0; j < counters_per_lane; ++j) {
+        const int64_t c = c0 + j * group;
+        if (c >= span) {
+          break;
+        }
+        const uint64_t counter = (first_counter + static_cast<uint64_t>(c)) & core::kCounterMask<Compute>;
+        uint32_t words[4] = {static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0u, 0u};
+        core::philox4x32_10(words, keys);
+        Pack pack;
+#pragma unroll
+        for (int k = 0; k < per_counter; ++k) {
+          pack.v[k] = Traits::store(transform(core::bits_from_words<Compute>(words, static_cast<uint64_t>(k))));
+        }
+        const int64_t first = c * per_counter - lead;  // the counter's first element in the row
+        if (packed && first >= 0 && first + per_counter <= inner.length) {
+          Storage* const at = row_out + c * per_counter;
+          uint32_t w[sizeof(Pack) / 4];
+          memcpy(w, &pack, sizeof w);
+          if constexpr (sizeof(Pack) == 16) {
+            asm("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(at), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
+                : "memory");
+          } else {
+            asm("st.global.v2.b32 [%0], {%1, %2};" ::"l"(at), "r"(w[0]), "r"(w[1]) : "memory");
+          }
+        } else {
+          store_row_edge(out + (memory + first * inner.row_stride), pack, first, inner.length, inner.row_stride);
+        }
       }
     }
   }
@@ -189,30 +223,51 @@ void launch_run(typename DtypeTraits<D>::Storage* out, int64_t n, uint64_t base,
 }
 
 template <OutDtype D, class Transform>
+void launch_rows(const at::Tensor& self, const int64_t* ids, const ListedRows& listed, uint64_t base,
+                 const StreamStart& start, const Transform& transform);
+
+template <OutDtype D, class Transform>
 void launch(const at::Tensor& self, const ElementPositions& positions, const StreamStart& start,
             const Transform& transform) {
-  using Traits = DtypeTraits<D>;
-  using Storage = typename Traits::Storage;
-  auto* out = static_cast<Storage*>(self.data_ptr());
+  using Storage = typename DtypeTraits<D>::Storage;
   const RowLayout rows = row_layout(self.sizes(), self.strides(), positions);
   if (rows.is_one_run()) {
     warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
-      launch_run<D>(out, rows.length, positions.base, start, fixed);
+      launch_run<D>(static_cast<Storage*>(self.data_ptr()), rows.length, positions.base, start, fixed);
     });
     return;
   }
+  launch_rows<D>(self, nullptr, rows_of_first_dim(rows), positions.base, start, transform);
+}
+
+// ids: rows picked by id (rows=), or null for the rows of any other layout.
+template <OutDtype D, class Transform>
+void launch_rows(const at::Tensor& self, const int64_t* ids, const ListedRows& listed, uint64_t base,
+                 const StreamStart& start, const Transform& transform) {
+  using Traits = DtypeTraits<D>;
   constexpr int per_counter = Traits::kElementsPerCounter;
-  const int64_t slots = (rows.length + per_counter - 1) / per_counter + 1;
-  const int64_t items = rows.count * slots;
+  // Lanes to a row: enough for kRowLaneCounters counters each, up to a warp.
+  const int64_t counters = (listed.inner.length + per_counter - 1) / per_counter;
+  const int64_t lanes = (counters + kRowLaneCounters<Transform> - 1) / kRowLaneCounters<Transform>;
+  int group_shift = 0;
+  while (group_shift < 5 && (int64_t{1} << group_shift) < lanes) {
+    ++group_shift;
+  }
+  const int64_t threads_needed = (listed.count * listed.inner.count) << group_shift;
   constexpr int threads = 256;
-  const int blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>((items + threads - 1) / threads, max_blocks())));
-  const int64_t grid = int64_t{blocks} * threads;
-  const RowWalk walk{slots, grid / slots, grid % slots};
+  const int blocks = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>((threads_needed + threads - 1) / threads, max_blocks())));
+  auto* out = static_cast<typename Traits::Storage*>(self.data_ptr());
   const auto stream = at::cuda::getCurrentCUDAStream();
-  if (rows.outer_dims == 1) {
-    fill_rows_kernel<D, true, Transform><<<blocks, threads, 0, stream>>>(out, rows, walk, positions.base, start, transform);
+  if (listed.inner.count == 1) {
+    // Rows that are single runs (a table's, a column window's): a truncated normal's kernel
+    // holds its form's code alone, as a contiguous run's does.
+    warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
+      fill_rows_kernel<D, true><<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, fixed);
+    });
   } else {
-    fill_rows_kernel<D, false, Transform><<<blocks, threads, 0, stream>>>(out, rows, walk, positions.base, start, transform);
+    fill_rows_kernel<D, false, Transform>
+        <<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, transform);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
@@ -232,11 +287,19 @@ struct CudaBackend {
       return;
     }
     const c10::cuda::CUDAGuard guard(self.device());
+    check_row_ids(request);
     const StreamStart start = start_stream(request, self.device(), D, numel);
     if (self.numel() == 0) {
       return;
     }
-    launch<D>(self, element_positions(self.sizes(), request), start, core::transform_of(params));
+    const ElementPositions positions = element_positions(self.sizes(), request);
+    if (request.rows.has_value()) {
+      const at::Tensor ids = request.rows->contiguous();
+      launch_rows<D>(self, ids.const_data_ptr<int64_t>(), listed_rows(self.sizes(), self.strides(), positions),
+                     positions.base, start, core::transform_of(params));
+      return;
+    }
+    launch<D>(self, positions, start, core::transform_of(params));
   }
 };
 

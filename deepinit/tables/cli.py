@@ -28,7 +28,7 @@ def _parser():
     parser.add_argument("--rows", metavar="START:STOP", help="write only these rows (one of several writers)")
     parser.add_argument("--finish", action="store_true", help="make the table once every row range is written")
     parser.add_argument("--verify", action="store_true", help="recompute PATH from its stored request and compare")
-    parser.add_argument("--sample", type=int, metavar="N", help="with --verify: only N chunks chosen at random")
+    parser.add_argument("--sample", type=int, metavar="N", help="with --verify: only N rows chosen at random")
     for arg in ("a", "b", "mean", "std", "gain", "scale"):
         parser.add_argument(f"--{arg}", type=float, help="the initialiser's argument of that name (its default if absent)")
     parser.add_argument("--mode", choices=["fan_in", "fan_out", "fan_avg"], help="Kaiming's and variance_scaling_'s fan")

@@ -110,6 +110,12 @@ class Request:
                          **dict(self.init_kwargs))
         return out
 
+    def fill_ids(self, out, ids):
+        """out: rows ids[0], ids[1], ... of the table (rows=)."""
+        INITS[self.init](out, seed=self.seed, offset=self.offset, global_shape=self.shape, rows=ids,
+                         **dict(self.init_kwargs))
+        return out
+
 
 def make_request(path, shape, init, seed, offset, dtype, name, init_kwargs) -> Request:
     """A checked Request: ValueError (naming the argument) for anything that would fail later."""
@@ -189,8 +195,8 @@ class Verification:
 
 def verify_table_file(path, sample=None, chunk_bytes=64 << 20, random_seed=None) -> Verification:
     """Recomputes the table at `path` from the request stored with it and compares every byte:
-    all of it, or `sample` chunks chosen at random. Reports the first row that differs (bit
-    rot, a truncated copy, another table under the same name)."""
+    all of it, or `sample` rows chosen at random (computed alone, through rows=). Reports the
+    first row that differs (bit rot, a truncated copy, another table under the same name)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise TableError(f"{path}: no such file")
@@ -206,10 +212,10 @@ def verify_table_file(path, sample=None, chunk_bytes=64 << 20, random_seed=None)
     with open(path, "rb") as f:
         if f.read(header_bytes) != request.header():
             return Verification(False, 0, None, f"{path}: the header is not the one its request makes")
+    if sample is not None and sample < rows:
+        return _verify_sample(path, request, header_bytes, sample, random_seed)
     rows_per_chunk = max(1, chunk_bytes // max(1, row_bytes))
     chunks = list(range(0, rows, rows_per_chunk))
-    if sample is not None and sample < len(chunks):
-        chunks = sorted(random.Random(random_seed).sample(chunks, sample))
     checked = 0
     buffer = torch.empty((min(rows_per_chunk, max(rows, 1)),) + request.shape[1:], dtype=request.torch_dtype)
     with open(path, "rb") as f:
@@ -222,8 +228,22 @@ def verify_table_file(path, sample=None, chunk_bytes=64 << 20, random_seed=None)
             if bad.size:
                 return Verification(False, checked, r0 + int(bad[0]), f"{path}: row {r0 + int(bad[0])} differs")
             checked += r1 - r0
-    what = "every row" if sample is None or checked == rows else f"{checked} rows in {len(chunks)} random chunks"
-    return Verification(True, checked, None, f"{path}: {what} as the request makes them")
+    return Verification(True, checked, None, f"{path}: every row as the request makes it")
+
+
+def _verify_sample(path, request, header_bytes, sample, random_seed):
+    """`sample` distinct rows chosen at random, each read from its place and computed alone."""
+    ids = sorted(random.Random(random_seed).sample(range(request.shape[0]), sample))
+    row_bytes = request.row_bytes
+    expected = request.fill_ids(torch.empty((len(ids),) + request.shape[1:], dtype=request.torch_dtype),
+                                torch.tensor(ids, dtype=torch.int64))
+    expected = expected.view(torch.uint8).numpy().reshape(len(ids), -1)
+    with open(path, "rb") as f:
+        for k, row in enumerate(ids):
+            f.seek(header_bytes + row * row_bytes)
+            if np.frombuffer(f.read(row_bytes), dtype=np.uint8).tobytes() != expected[k].tobytes():
+                return Verification(False, k, row, f"{path}: row {row} differs")
+    return Verification(True, len(ids), None, f"{path}: {len(ids)} rows chosen at random as the request makes them")
 
 
 def read_safetensors(path, name="weight", mmap=True) -> torch.Tensor:

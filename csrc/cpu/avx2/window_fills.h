@@ -62,7 +62,8 @@ struct ShortRunSegment {
   int length;
 };
 
-// Many short runs that start anywhere in their counters (the rows of a narrow window): the
+// Many short runs that start anywhere in their counters (the rows of a narrow window, or rows
+// picked by id): the
 // counters they need are gathered, so that a short row costs no whole Philox step and no
 // per-call setup. A block of rows then runs as one: Philox on the gathered counters and the
 // transform, in counter order (the few elements of a row's first and last counters that lie
@@ -84,7 +85,8 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
   // The next element: `remaining` of the window's are left, its row starts at g_row and row_out.
   int64_t remaining = runs.count * runs.length;
   int64_t column = 0;
-  uint64_t g_row = g0;
+  int64_t row = 0;
+  uint64_t g_row = runs.start(g0, 0);
   unsigned char* row_out = out;
   while (remaining > 0) {
     // Row segments until the counters fill the block; the segment that crosses its end is cut
@@ -104,8 +106,10 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
       column += length;
       if (column == runs.length) {
         column = 0;
-        g_row += runs.g_stride;
         row_out += runs.out_stride;
+        if (++row < runs.count) {
+          g_row = runs.start(g0, row);
+        }
       }
     }
     block.pad_to_step();
@@ -345,7 +349,7 @@ void fill_runs(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key
                const Runs& runs) {
   constexpr int per_counter = DtypeTraits<D>::kElementsPerCounter;
   if (runs.count > 1 && runs.length < kShortRun) {
-    if (runs.g_stride % per_counter != 0) {
+    if (runs.starts != nullptr || runs.g_stride % per_counter != 0) {
       fill_short_runs(transform, tag, key, out, g0, runs);
     } else if (runs.length % kRowQuantum<D> == 0 && g0 % per_counter == 0) {
       fill_aligned_rows(transform, tag, key, out, g0, runs);
@@ -357,7 +361,7 @@ void fill_runs(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key
     return;
   }
   for (int64_t r = 0; r < runs.count; ++r) {
-    fill_run(transform, tag, key, out + r * runs.out_stride, runs.length, g0 + static_cast<uint64_t>(r) * runs.g_stride);
+    fill_run(transform, tag, key, out + r * runs.out_stride, runs.length, runs.start(g0, r));
   }
 }
 
