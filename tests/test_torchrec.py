@@ -4,7 +4,8 @@ table-wise, row-wise, column-wise, table-row-wise and mixed plans, fused and den
 ShardedTensor and DTensor state dicts, EmbeddingBagCollection and EmbeddingCollection, on 2 and
 4 processes (gloo, CPU); and one forward pass equals the unsharded collection's. The same through
 DistributedModelParallel with a plan from EmbeddingShardingPlanner (data-parallel, table-wise,
-column-wise and table-column-wise tables, as the planner offers them on a CPU). Skipped
+column-wise and table-column-wise tables, as the planner offers them on a CPU) or with dense
+kernels, with ShardedTensor and DTensor state dicts. Skipped
 without TorchRec (pip install fbgemm-gpu-cpu and torchrec, README's CI notes)."""
 
 import functools
@@ -139,24 +140,39 @@ class _Model(torch.nn.Module):
 PLANNER_TYPES = ["data_parallel", "table_wise", "column_wise", "table_column_wise"]
 
 
-def _check_distributed_model_parallel(world):
-    """DistributedModelParallel with a plan from EmbeddingShardingPlanner, as a user builds it."""
+def _check_distributed_model_parallel(world, plan_from="planner", output_dtensor=False):
+    """DistributedModelParallel as a user builds it: with a plan from EmbeddingShardingPlanner (its
+    fused kernels), or with a mixed plan of fused or dense kernels (the planner offers no dense
+    kernel on a CPU); with a state dict of ShardedTensors or DTensors. (With the planner's plan,
+    TorchRec 1.9.2 fails to build its own DTensors: DTensor.from_local of a rank's empty shard.)"""
     from torchrec.distributed.embeddingbag import EmbeddingBagCollectionSharder
     from torchrec.distributed.model_parallel import DistributedModelParallel
     from torchrec.distributed.planner import EmbeddingShardingPlanner, ParameterConstraints, Topology
-    from torchrec.distributed.types import ShardingEnv
+    from torchrec.distributed.sharding_plan import construct_module_sharding_plan
+    from torchrec.distributed.types import ShardingEnv, ShardingPlan
 
     from deepinit.torchrec_tables import collections, tables
 
-    constraints = {n: ParameterConstraints(sharding_types=[kind]) for (n, _, _), kind in zip(TABLES, PLANNER_TYPES)}
-    planner = EmbeddingShardingPlanner(topology=Topology(world_size=world, compute_device="cpu"),
-                                       constraints=constraints, debug=False)
     model = _Model("meta")
-    plan = planner.collective_plan(model, [EmbeddingBagCollectionSharder()], dist.group.WORLD)
-    chosen = {n: plan.plan["ebc"][n].sharding_type for n, _, _ in TABLES}
-    assert chosen == {n: kind for (n, _, _), kind in zip(TABLES, PLANNER_TYPES)}, chosen
-    dmp = DistributedModelParallel(model, env=ShardingEnv.from_process_group(dist.group.WORLD),
-                                   device=torch.device("cpu"), plan=plan)
+    if plan_from == "planner":
+        constraints = {n: ParameterConstraints(sharding_types=[kind]) for (n, _, _), kind in zip(TABLES, PLANNER_TYPES)}
+        planner = EmbeddingShardingPlanner(topology=Topology(world_size=world, compute_device="cpu"),
+                                           constraints=constraints, debug=False)
+        plan = planner.collective_plan(model, [EmbeddingBagCollectionSharder()], dist.group.WORLD)
+        chosen = {n: plan.plan["ebc"][n].sharding_type for n, _, _ in TABLES}
+        assert chosen == {n: kind for (n, _, _), kind in zip(TABLES, PLANNER_TYPES)}, chosen
+    else:
+        plan = ShardingPlan({"ebc": construct_module_sharding_plan(model.ebc, _plans(world, plan_from)["mixed"],
+                                                                   world_size=world, local_size=world,
+                                                                   device_type="cpu")})
+    env = ShardingEnv.from_process_group(dist.group.WORLD)
+    env.output_dtensor = output_dtensor
+    dmp = DistributedModelParallel(model, env=env, device=torch.device("cpu"), plan=plan)
+    if output_dtensor:
+        from torch.distributed.tensor import DTensor
+
+        state = dmp.state_dict()
+        assert any(isinstance(v, DTensor) for k, v in state.items() if "ebc" in k), list(state)
     assert deepinit.init_module_(dmp, seed=2024) is dmp
     reference = deepinit.init_module_(_collection("ebc", "cpu", init_max=0.3), seed=2024)
     whole = {t.name: t for t in tables("", reference)}
@@ -177,7 +193,8 @@ def _worker(rank, world, store, cases):
     try:
         for kind, plan_name, kernel, output_dtensor in cases:
             _check(kind, plan_name, _plans(world, kernel, kind)[plan_name], kernel, output_dtensor, world)
-        _check_distributed_model_parallel(world)
+        for plan_from, output_dtensor in DMP_CASES:
+            _check_distributed_model_parallel(world, plan_from, output_dtensor)
         dist.barrier()
     finally:
         dist.destroy_process_group()
@@ -187,6 +204,7 @@ CASES = [(kind, plan, kernel, False) for kind in ("ebc", "ec") for plan in ("tab
                                                                               "mixed") for kernel in ("fused", "dense")]
 CASES += [("ebc", "table-row-wise", "default", False)]
 CASES += [("ebc", plan, "fused", True) for plan in ("row-wise", "mixed")]
+DMP_CASES = [("planner", False), ("fused", True), ("dense", False), ("dense", True)]
 
 
 @pytest.mark.parametrize("world", [2, 4])
