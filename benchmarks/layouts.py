@@ -72,8 +72,11 @@ def main():
                                                                                 **kw),
     }
     print(f"deepinit {deepinit.__version__}, torch {torch.__version__}, "
-          f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}; table {args.rows}x{args.width} {args.dtype}")
-    print(f"{'function':<31}{'layout':<32}{'ms':>9}{'Gelem/s':>9}{'vs contiguous':>15}")
+          f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}; table {args.rows}x{args.width} {args.dtype}; "
+          f"memory touched before timing, medians of {args.repeats} rounds")
+    print()
+    print("| function | layout | ms | Gelem/s | vs contiguous |")
+    print("| --- | --- | --- | --- | --- |")
     for name, fill in fills.items():
         contiguous = None
         for label, out, kw in cases(args.rows, args.width, device, dtype):
@@ -81,7 +84,7 @@ def main():
             ms = statistics.median(run(lambda: fill(out, kw)) for _ in range(args.repeats)) * 1e3
             rate = out.numel() / ms / 1e6
             contiguous = contiguous or rate
-            print(f"{name:<31}{label:<32}{ms:>9.3f}{rate:>9.2f}{rate / contiguous:>14.2f}x")
+            print(f"| {name} | {label} | {ms:.3f} | {rate:.2f} | {rate / contiguous:.2f}x |")
             del out
 
 

@@ -7,7 +7,8 @@ with the date, the machine, the versions and the exact commands, so that anyone 
 
 Sections: bench (`deepinit-bench`, the main command's table), per-call (`deepinit-bench
 --per-call`), targets (`benchmarks/cpu_targets.py`), sharding (`benchmarks/sharding_bench.py`),
-patch (`benchmarks/patch_bench.py`); --append adds sections to an existing page.
+patch (`benchmarks/patch_bench.py`), layouts (`benchmarks/layouts.py`); --append adds sections to an
+existing page.
 Run it from outside the source tree's `deepinit/` package directory, with deepinit installed.
 """
 
@@ -26,6 +27,8 @@ SECTIONS = {
     "targets": ("CPU targets", [sys.executable, "benchmarks/cpu_targets.py"]),
     "sharding": ("Windows, shards and table files", [sys.executable, "benchmarks/sharding_bench.py"]),
     "patch": ("Model construction under patch_torch", [sys.executable, "benchmarks/patch_bench.py"]),
+    "layouts": ("Layouts: windows, strided views, rows by id", [sys.executable, "benchmarks/layouts.py", "--device",
+                                                                 "cpu", "--rows", "1000000"]),
 }
 
 
