@@ -25,11 +25,11 @@ namespace {
 // window or of a strided view, or rows picked by id): a group of 2^group_shift lanes takes one
 // row at a time, and each lane kRowLaneCounters of its counters at a time (lane l of the group:
 // its counters l, l + group, ...), so that a row's id and offsets are found once for several
-// counters.
-// A counter whose elements all lie in the row goes to memory in one store when the row is
-// unit-stride and aligned (every counter of a table's rows, but a row's first and last when it
-// does not start on a counter); the others, out of line, element by element. kOneRun: the
-// tensor's rows are single runs (a table's, or a column window's), found without division.
+// counters. A counter whose elements all lie in the row goes to memory in one store when the row
+// is unit-stride and starts on a counter at an aligned address (every counter of a table's rows
+// but a partial last one); the others, out of line, element by element (every counter of a row
+// that starts inside a counter). kOneRun: the tensor's rows are single runs (a table's, or a
+// column window's), found without division.
 template <class Transform>
 constexpr int kRowLaneCounters = 2;
 template <class T>
@@ -43,7 +43,7 @@ struct alignas(N * sizeof(Storage)) RowPack {
 // The elements of a counter's pack that lie in the row [0, length), `stride` apart.
 template <class Storage, int N>
 __device__ __noinline__ void store_row_edge(Storage* at, const RowPack<Storage, N> pack, int64_t first,
-                                               int64_t length, int64_t stride) {
+                                            int64_t length, int64_t stride) {
   for (int k = 0; k < N; ++k) {
     if (first + k >= 0 && first + k < length) {
       at[k * stride] = pack.v[k];
