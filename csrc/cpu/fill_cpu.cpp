@@ -78,12 +78,12 @@ std::atomic<const Capability*>& current_capability() {
 constexpr int64_t kBlock = 1 << 15;     // elements a thread takes at a time
 constexpr int64_t kScatterBlock = 512;  // elements staged on the stack for a strided innermost dim
 
-// Calls body(begin, end) on blocks of [0, total), which at::get_num_threads() threads take in
-// turn from a shared counter: a thread slowed down (by another process on its core, or a
-// slower core) takes fewer blocks instead of holding the others back.
+// Calls body(begin, end) on blocks of [0, total), `block` long, which at::get_num_threads()
+// threads take in turn from a shared counter: a thread slowed down (by another process on its
+// core, or a slower core) takes fewer blocks instead of holding the others back.
 template <class Body>
-void for_each_block(int64_t total, const Body& body) {
-  const int64_t blocks = (total + kBlock - 1) / kBlock;
+void for_each_block(int64_t total, int64_t block, const Body& body) {
+  const int64_t blocks = (total + block - 1) / block;
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), blocks);
   if (threads <= 1 || at::in_parallel_region()) {
     body(0, total);
@@ -92,7 +92,7 @@ void for_each_block(int64_t total, const Body& body) {
   std::atomic<int64_t> next{0};
   at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
     for (int64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
-      body(b * kBlock, std::min(total, (b + 1) * kBlock));
+      body(b * block, std::min(total, (b + 1) * block));
     }
   });
 }
@@ -103,12 +103,26 @@ template <class Fill>
 void fill_contiguous(const at::Tensor& self, uint64_t g0, const Fill& fill) {
   auto* base = static_cast<unsigned char*>(self.data_ptr());
   const int64_t bytes = self.element_size();
-  for_each_block(self.numel(), [&](int64_t begin, int64_t end) {
+  for_each_block(self.numel(), kBlock, [&](int64_t begin, int64_t end) {
     fill(base + begin * bytes, g0 + static_cast<uint64_t>(begin), Runs{1, end - begin, 0, 0});
   });
 }
 
-// Any other layout: the rows of row_layout (fill.h), walked by each block of its element range
+// `length` consecutive stream elements from g into memory `stride` elements apart, through a
+// small stack buffer.
+template <class Fill>
+void fill_strided(const Fill& fill, unsigned char* dst, uint64_t g, int64_t length, int64_t stride, int64_t bytes) {
+  alignas(64) unsigned char staged[kScatterBlock * 8];
+  for (int64_t done = 0; done < length; done += kScatterBlock) {
+    const int64_t m = std::min(kScatterBlock, length - done);
+    fill(staged, g + static_cast<uint64_t>(done), Runs{1, m, 0, 0});
+    for (int64_t k = 0; k < m; ++k) {
+      std::memcpy(dst + (done + k) * stride * bytes, staged + k * bytes, bytes);
+    }
+  }
+}
+
+// Any other layout: the rows of row_layout (layout.h), walked by each block of its element range
 // row by row, generating straight into memory when a row is unit-stride (whole rows along the
 // next dim go to the kernel at once, as strided runs), else through a small stack buffer.
 // Divisions happen once per block.
@@ -129,14 +143,13 @@ void fill_rows(const at::Tensor& self, uint64_t g0, const RowLayout& rows, const
   const int64_t bytes = self.element_size();
   const int64_t row = rows.length;
   const int64_t inner_stride = rows.row_stride;
-  for_each_block(self.numel(), [&](int64_t begin, int64_t end) {
+  for_each_block(self.numel(), kBlock, [&](int64_t begin, int64_t end) {
     int64_t index[RowLayout::kMaxDims + 1];
     int64_t rest = begin;
     for (int d = ndim - 1; d >= 0; --d) {
       index[d] = rest % sizes[d];
       rest /= sizes[d];
     }
-    alignas(64) unsigned char staged[kScatterBlock * 8];
     int64_t i = begin;
     while (i < end) {
       int64_t offset = 0;
@@ -155,13 +168,7 @@ void fill_rows(const at::Tensor& self, uint64_t g0, const RowLayout& rows, const
       } else if (inner_stride == 1) {
         fill(dst, g, Runs{1, run, 0, 0});
       } else {
-        for (int64_t done = 0; done < run; done += kScatterBlock) {
-          const int64_t m = std::min(kScatterBlock, run - done);
-          fill(staged, g + static_cast<uint64_t>(done), Runs{1, m, 0, 0});
-          for (int64_t k = 0; k < m; ++k) {
-            std::memcpy(dst + (done + k) * inner_stride * bytes, staged + k * bytes, bytes);
-          }
-        }
+        fill_strided(fill, dst, g, run, inner_stride, bytes);
       }
       i += run;
       // Advance the multi-index by `run` elements (which end at a row boundary or at `end`).
@@ -187,49 +194,31 @@ void fill_listed(const at::Tensor& self, uint64_t g0, const int64_t* ids, const 
   const RowLayout& inner = listed.inner;
   const int64_t row_elements = inner.count * inner.length;
   const int64_t rows_per_block = std::clamp<int64_t>(kBlock / std::max<int64_t>(row_elements, 1), 1, kListedBlockRows);
-  const int64_t blocks = (listed.count + rows_per_block - 1) / rows_per_block;
-  const int64_t threads = std::min<int64_t>(at::get_num_threads(), blocks);
-  std::atomic<int64_t> next{0};
-  const auto body = [&](int64_t, int64_t) {
+  for_each_block(listed.count, rows_per_block, [&](int64_t row0, int64_t row1) {
+    const int64_t rows = row1 - row0;
     uint64_t starts[kListedBlockRows];
-    for (int64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
-      const int64_t row0 = b * rows_per_block;
-      const int64_t rows = std::min(rows_per_block, listed.count - row0);
-      for (int64_t r = 0; r < rows; ++r) {
-        starts[r] = g0 + static_cast<uint64_t>(ids[row0 + r]) * listed.id_stride;
-      }
-      unsigned char* out = base + row0 * listed.memory_stride * bytes;
-      if (inner.is_one_run()) {
-        fill(out, 0, Runs{rows, inner.length, listed.memory_stride * bytes, 0, starts});
-        continue;
-      }
-      for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t q = 0; q < inner.count; ++q) {
-          int64_t memory;
-          uint64_t stream;
-          inner.offsets(q, memory, stream);
-          unsigned char* row_out = out + (r * listed.memory_stride + memory) * bytes;
-          if (inner.row_stride == 1) {
-            fill(row_out, starts[r] + stream, Runs{1, inner.length, 0, 0});
-            continue;
-          }
-          alignas(64) unsigned char staged[kScatterBlock * 8];
-          for (int64_t done = 0; done < inner.length; done += kScatterBlock) {
-            const int64_t m = std::min(kScatterBlock, inner.length - done);
-            fill(staged, starts[r] + stream + static_cast<uint64_t>(done), Runs{1, m, 0, 0});
-            for (int64_t k = 0; k < m; ++k) {
-              std::memcpy(row_out + (done + k) * inner.row_stride * bytes, staged + k * bytes, bytes);
-            }
-          }
+    for (int64_t r = 0; r < rows; ++r) {
+      starts[r] = g0 + static_cast<uint64_t>(ids[row0 + r]) * listed.id_stride;
+    }
+    unsigned char* out = base + row0 * listed.memory_stride * bytes;
+    if (inner.is_one_run()) {
+      fill(out, 0, Runs{rows, inner.length, listed.memory_stride * bytes, 0, starts});
+      return;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t q = 0; q < inner.count; ++q) {
+        int64_t memory;
+        uint64_t stream;
+        inner.offsets(q, memory, stream);
+        unsigned char* row_out = out + (r * listed.memory_stride + memory) * bytes;
+        if (inner.row_stride == 1) {
+          fill(row_out, starts[r] + stream, Runs{1, inner.length, 0, 0});
+        } else {
+          fill_strided(fill, row_out, starts[r] + stream, inner.length, inner.row_stride, bytes);
         }
       }
     }
-  };
-  if (threads <= 1 || at::in_parallel_region()) {
-    body(0, 1);
-  } else {
-    at::parallel_for(0, threads, 1, body);
-  }
+  });
 }
 
 // The CPU backend of every fill (fill_op.h).
