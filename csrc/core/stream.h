@@ -81,13 +81,15 @@ struct UniformSides {
   F rest;  // 1 - u
 };
 
+// mirror = 0x80000000 swaps the two (u is then 1 - u): an integer operand rather than a branch,
+// so that no compiler unswitches a loop on it and doubles a kernel's code.
 template <class U32>
-DEEPINIT_HD auto uniform_sides_f32(U32 r) {
+DEEPINIT_HD auto uniform_sides_f32(U32 r, uint32_t mirror = 0u) {
   const auto half = half_uniform(r);
   using F = decltype(half.p);
   const F lower_side = half.p * F(0x1p-33f);
   const F upper_side = fma_rn(half.a, F(0x1p-33f), F(0.5f));
-  const auto upper = top_bit_set(r);
+  const auto upper = top_bit_set(r ^ U32(mirror));
   return UniformSides<F>{select(upper, upper_side, lower_side), select(upper, lower_side, upper_side)};
 }
 

@@ -136,10 +136,10 @@ struct TruncatedNormalTransform {
   // the level falls in. The level is u in the plan's (possibly mirrored) frame.
   template <class Bits>
   DEEPINIT_HD auto begin(Bits r) const {
-    const auto sides = sides_of(r);
+    const auto sides = levels_of(r);
     using F = decltype(sides.u);
-    const F level = plan.mirrored ? sides.rest : sides.u;
-    const F rest = plan.mirrored ? sides.u : sides.rest;
+    const F level = sides.u;
+    const F rest = sides.rest;
     const F delta = F(plan.delta);
     const F q_lower = fma_rn(level, delta, F(plan.q_lower));
     const auto lower = q_lower <= F(0);
@@ -168,10 +168,10 @@ struct TruncatedNormalTransform {
         return finish(stage.flip, normal_quantile_lower_f32(stage.p * F(0x1p33f), stage.q * F(-0x1p33f)));
       }
     } else {
-      const auto sides = sides_of(r);
+      const auto sides = levels_of(r);
       using F = decltype(sides.u);
-      const F level = plan.mirrored ? sides.rest : sides.u;
-      const F rest = plan.mirrored ? sides.u : sides.rest;
+      const F level = sides.u;
+      const F rest = sides.rest;
       if constexpr (Form == TruncatedNormalForm::kLinearTail) {
         // begin() and the quantile with every lane in the lower tail: the same operations less
         // the ones whose results such lanes never use, so the same bits.
@@ -212,12 +212,15 @@ struct TruncatedNormalTransform {
   }
 
  private:
+  // The level u in the plan's frame (1 - u of [a, b] when the interval was mirrored) and 1 - u.
   template <class Bits>
-  DEEPINIT_HD static auto sides_of(Bits r) {
+  DEEPINIT_HD auto levels_of(Bits r) const {
     if constexpr (kStages) {
-      return uniform_sides_f64(r);
+      const auto sides = uniform_sides_f64(r);
+      using F = decltype(sides.u);
+      return UniformSides<F>{plan.mirrored ? sides.rest : sides.u, plan.mirrored ? sides.u : sides.rest};
     } else {
-      return uniform_sides_f32(r);
+      return uniform_sides_f32(r, plan.mirrored ? 0x80000000u : 0u);
     }
   }
 
