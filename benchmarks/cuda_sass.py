@@ -110,7 +110,7 @@ FORMS = {"0": "linear", "1": "linear tail", "2": "narrow", "3": "log", "4": "who
 
 def describe(name):
     """(kernel, dtype, transform, queues tails) from a mangled kernel name."""
-    kernel = re.search(r"(fill_run_kernel|fill_rows_kernel|fill_kernel)", name)
+    kernel = re.search(r"(fill_run_kernel|fill_aligned_rows_kernel|fill_rows_kernel|fill_kernel)", name)
     dtype = re.search(r"OutDtypeE(\d)", name)
     form = re.search(r"TruncatedNormalFormE(\d)", name)
     transform = re.search(r"(UniformTransform|NormalTransform|TruncatedNormalTransform)", name)
@@ -124,6 +124,8 @@ def describe(name):
     kernel_name = kernel.group(1) if kernel else name
     if kernel_name == "fill_rows_kernel":  # kOneRun: rows that are single runs (no division), or not
         kernel_name = "fill_rows" if "Lb1E" in name else "fill_rows_nd"
+    elif kernel_name == "fill_aligned_rows_kernel":
+        kernel_name = "fill_aligned_rows"
     dtype_name = DTYPES[dtype.group(1)] if dtype else "?"
     queues = (kernel_name == "fill_run_kernel" and dtype_name == "float64"
               and transform_name in ("normal", "trunc_normal (linear)"))
@@ -146,9 +148,10 @@ def callee_size(code, target):
 
 def counters_per_iteration(kernel, transform):
     """Counters a lane takes per loop iteration: kCountersPerLaneOf in warp_fill.h (warp tiles) and
-    kRowLaneCounters in fill_cuda.cu (rows), each a general value and a uniform specialization."""
-    sources = {"fill_run_kernel": ("warp_fill.h", "kCountersPerLaneOf"), "fill_rows": ("fill_cuda.cu", "kRowLaneCounters"),
-               "fill_rows_nd": ("fill_cuda.cu", "kRowLaneCounters")}
+    kRowLaneCounters in row_fill.h (rows), each a general value and a uniform specialization."""
+    rows = ("row_fill.h", "kRowLaneCounters")
+    sources = {"fill_run_kernel": ("warp_fill.h", "kCountersPerLaneOf"), "fill_aligned_rows": rows, "fill_rows": rows,
+               "fill_rows_nd": rows}
     if kernel not in sources:
         return 1
     path, name = sources[kernel]

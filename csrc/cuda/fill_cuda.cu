@@ -3,7 +3,7 @@
 // CPU's bit for bit (the core uses only correctly rounded operations, and this file is compiled
 // with --fmad=false so that nvcc fuses nothing the core did not write).
 //
-// Two kernels: a run of the stream that is one contiguous block of memory (any contiguous
+// Two paths: a run of the stream that is one contiguous block of memory (any contiguous
 // tensor, and windows of whole rows) goes to the warp-tiled kernel of cuda/warp_fill.h; any
 // other layout (windows, strided views, rows picked by id) to groups of lanes a row.
 #include <ATen/cuda/CUDAContext.h>
@@ -13,6 +13,7 @@
 
 #include <mutex>
 
+#include "cuda/row_fill.h"
 #include "cuda/warp_fill.h"
 #include "fill_op.h"
 #include "layout.h"
@@ -22,23 +23,18 @@ namespace cuda {
 namespace {
 
 // Any layout that is not one run, as rows of its first dim (layout.h's ListedRows: the rows of a
-// window or of a strided view, or rows picked by id): a group of 2^group_shift lanes takes one
-// row at a time, and each lane kRowLaneCounters of its counters at a time (lane l of the group:
-// its counters l, l + group, ...), so that a row's id and offsets are found once for several
-// counters. A counter whose elements all lie in the row goes to memory in one store when the row
-// is unit-stride and starts on a counter at an aligned address (every counter of a table's rows
-// but a partial last one); the others, out of line, element by element (every counter of a row
-// that starts inside a counter). kOneRun: the tensor's rows are single runs (a table's, or a
-// column window's), found without division.
-template <class Transform>
-constexpr int kRowLaneCounters = 2;
-template <class T>
-constexpr int kRowLaneCounters<core::UniformTransform<T>> = 4;
-
-template <class Storage, int N>
-struct alignas(N * sizeof(Storage)) RowPack {
-  Storage v[N];
-};
+// window or of a strided view, or rows picked by id), by groups of lanes a row (row_fill.h).
+// Two kernels:
+// - fill_aligned_rows_kernel: rows that start on a counter at an aligned address and hold whole
+//   counters (row_fill::AlignedRows): every counter one store, no bounds checks;
+// - fill_rows_kernel, any other rows: a counter whose elements all lie in the row goes to memory
+//   in one store when the row is unit-stride and starts on a counter at an aligned address; the
+//   others, out of line, element by element. kOneRun: the tensor's rows are single runs (a
+//   table's, a column window's), found without division.
+using row_fill::kRowLaneCounters;
+using row_fill::row_pack;
+using row_fill::RowPack;
+using row_fill::store_pack;
 
 // The elements of a counter's pack that lie in the row [0, length), `stride` apart.
 template <class Storage, int N>
@@ -48,6 +44,31 @@ __device__ __noinline__ void store_row_edge(Storage* at, const RowPack<Storage, 
     if (first + k >= 0 && first + k < length) {
       at[k * stride] = pack.v[k];
     }
+  }
+}
+
+// Row i at out + i * memory_stride, its stream at position first + base + id(i) * id_stride, a
+// counter's first element (id(i): ids[i] for rows=, else i).
+template <OutDtype D, class Transform>
+__global__ void __launch_bounds__(256)
+    fill_aligned_rows_kernel(typename DtypeTraits<D>::Storage* out, const int64_t* __restrict__ ids, int64_t count,
+                             int64_t memory_stride, uint64_t id_stride, row_fill::AlignedRows<D, Transform> rows,
+                             uint64_t base, StreamStart start, Transform transform) {
+  using Compute = typename DtypeTraits<D>::Compute;
+  const core::StreamOrigin origin = start.origin<Compute>();
+  const core::PhiloxRoundKeys<uint32_t> keys(origin.key);
+  const uint64_t counter0 = core::counter_of<Compute>(origin.first + base);
+  const uint64_t id_counters = id_stride / DtypeTraits<D>::kElementsPerCounter;
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t lane = t & ((int64_t{1} << rows.group_shift) - 1);
+  if (!rows.has_counters(lane)) {
+    return;
+  }
+  const int64_t last = rows.last_counter(lane);
+  const int64_t groups = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> rows.group_shift;
+  for (int64_t row = t >> rows.group_shift; row < count; row += groups) {
+    const uint64_t id = static_cast<uint64_t>(ids != nullptr ? ids[row] : row);
+    rows.fill_row(out + row * memory_stride, counter0 + id * id_counters, lane, last, keys, transform);
   }
 }
 
@@ -93,25 +114,10 @@ __global__ void __launch_bounds__(256)
         if (c >= span) {
           break;
         }
-        const uint64_t counter = (first_counter + static_cast<uint64_t>(c)) & core::kCounterMask<Compute>;
-        uint32_t words[4] = {static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0u, 0u};
-        core::philox4x32_10(words, keys);
-        Pack pack;
-#pragma unroll
-        for (int k = 0; k < per_counter; ++k) {
-          pack.v[k] = Traits::store(transform(core::bits_from_words<Compute>(words, static_cast<uint64_t>(k))));
-        }
+        const Pack pack = row_pack<D>(first_counter + static_cast<uint64_t>(c), keys, transform);
         const int64_t first = c * per_counter - lead;  // the counter's first element in the row
         if (packed && first >= 0 && first + per_counter <= inner.length) {
-          Storage* const at = row_out + c * per_counter;
-          uint32_t w[sizeof(Pack) / 4];
-          memcpy(w, &pack, sizeof w);
-          if constexpr (sizeof(Pack) == 16) {
-            asm("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(at), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3])
-                : "memory");
-          } else {
-            asm("st.global.v2.b32 [%0], {%1, %2};" ::"l"(at), "r"(w[0]), "r"(w[1]) : "memory");
-          }
+          store_pack(row_out + c * per_counter, pack);
         } else {
           store_row_edge(out + (memory + first * inner.row_stride), pack, first, inner.length, inner.row_stride);
         }
@@ -240,34 +246,52 @@ void launch(const at::Tensor& self, const ElementPositions& positions, const Str
   launch_rows<D>(self, nullptr, rows_of_first_dim(rows), positions.base, start, transform);
 }
 
+int row_blocks(int64_t rows, int group_shift, int threads) {
+  const int64_t threads_needed = rows << group_shift;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>((threads_needed + threads - 1) / threads, max_blocks())));
+}
+
 // ids: rows picked by id (rows=), or null for the rows of any other layout.
 template <OutDtype D, class Transform>
 void launch_rows(const at::Tensor& self, const int64_t* ids, const ListedRows& listed, uint64_t base,
                  const StreamStart& start, const Transform& transform) {
   using Traits = DtypeTraits<D>;
+  using Storage = typename Traits::Storage;
   constexpr int per_counter = Traits::kElementsPerCounter;
-  // Lanes to a row: enough for kRowLaneCounters counters each, up to a warp.
-  const int64_t counters = (listed.inner.length + per_counter - 1) / per_counter;
-  const int64_t lanes = (counters + kRowLaneCounters<Transform> - 1) / kRowLaneCounters<Transform>;
-  int group_shift = 0;
-  while (group_shift < 5 && (int64_t{1} << group_shift) < lanes) {
-    ++group_shift;
-  }
-  const int64_t threads_needed = (listed.count * listed.inner.count) << group_shift;
   constexpr int threads = 256;
-  const int blocks = static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>((threads_needed + threads - 1) / threads, max_blocks())));
-  auto* out = static_cast<typename Traits::Storage*>(self.data_ptr());
+  constexpr size_t pack_bytes = per_counter * sizeof(Storage);
+  auto* out = static_cast<Storage*>(self.data_ptr());
   const auto stream = at::cuda::getCurrentCUDAStream();
-  if (listed.inner.count == 1) {
-    // Rows that are single runs (a table's, a column window's): a truncated normal's kernel
-    // holds its form's code alone, as a contiguous run's does.
+  const RowLayout& inner = listed.inner;
+  // A source's first counter is whole, so the lead of every row is that of the offset, the
+  // window and the row's stride.
+  const bool aligned_rows = inner.count == 1 && inner.row_stride == 1 && inner.length % per_counter == 0 &&
+                            (start.offset + base) % per_counter == 0 && listed.id_stride % per_counter == 0 &&
+                            reinterpret_cast<uintptr_t>(out) % pack_bytes == 0 &&
+                            (listed.memory_stride * sizeof(Storage)) % pack_bytes == 0;
+  if (aligned_rows) {
+    const int64_t counters = inner.length / per_counter;
+    const int group_shift = row_fill::group_shift_for<Transform>(counters);
+    const int blocks = row_blocks(listed.count, group_shift, threads);
     warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
-      fill_rows_kernel<D, true><<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, fixed);
+      using Fixed = std::decay_t<decltype(fixed)>;
+      const row_fill::AlignedRows<D, Fixed> rows{counters, group_shift};
+      fill_aligned_rows_kernel<D><<<blocks, threads, 0, stream>>>(out, ids, listed.count, listed.memory_stride,
+                                                                  listed.id_stride, rows, base, start, fixed);
     });
   } else {
-    fill_rows_kernel<D, false, Transform>
-        <<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, transform);
+    const int group_shift = row_fill::group_shift_for<Transform>((inner.length + per_counter - 1) / per_counter);
+    const int blocks = row_blocks(listed.count * inner.count, group_shift, threads);
+    if (inner.count == 1) {
+      // Rows that are single runs (a table's, a column window's): a truncated normal's kernel
+      // holds its form's code alone, as a contiguous run's does.
+      warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
+        fill_rows_kernel<D, true><<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, fixed);
+      });
+    } else {
+      fill_rows_kernel<D, false, Transform>
+          <<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, transform);
+    }
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }

@@ -1,14 +1,17 @@
-// The CUDA kernel's algorithm for contiguous runs (csrc/cuda/warp_fill.h), run on the host lane by
-// lane: the phases of each warp tile in turn for all 32 lanes, as the GPU runs them between its
-// warp barriers. Every law, dtype and truncated-normal form, over runs of many lengths, stream
-// offsets (a carry into the counters' high word, the wrap at 2^64) and alignments of the output,
-// must give the scalar kernel's bits: the GPU's tiling, queueing and stores are checked on
-// machines without a GPU.
+// The CUDA kernels' algorithms run on the host lane by lane, against the scalar kernel's bits, so
+// that the GPU's tiling, queueing and stores are checked on machines without a GPU:
+// - contiguous runs (csrc/cuda/warp_fill.h): the phases of each warp tile in turn for all 32
+//   lanes, as the GPU runs them between its warp barriers; every law, dtype and truncated-normal
+//   form, over runs of many lengths, stream offsets (a carry into the counters' high word, the
+//   wrap at 2^64) and alignments of the output;
+// - aligned rows (csrc/cuda/row_fill.h): rows picked by id, each filled by every lane of its
+//   group, over row lengths, group sizes, ids and offsets; the gaps between the rows untouched.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "cuda/row_fill.h"
 #include "cuda/warp_fill.h"
 #include "test_jobs.h"
 
@@ -64,6 +67,66 @@ void simulate(const FillJob<D, Params>& job, void* out, int64_t n, uint64_t g0) 
                              [&](const auto& fixed) { simulate_run<D>(fixed, job.key, out, n, g0); });
 }
 
+// Rows ids[i] of a table of `counters` counters a row, from stream position g0 (a counter's first
+// element), into out + i * memory_stride, by groups of 2^group_shift lanes.
+template <OutDtype D, template <class> class Params>
+void simulate_aligned_rows(const FillJob<D, Params>& job, typename DtypeTraits<D>::Storage* out,
+                           const std::vector<uint64_t>& ids, int64_t memory_stride, int64_t counters, int group_shift,
+                           uint64_t g0) {
+  using Compute = ComputeOf<D>;
+  const core::PhiloxRoundKeys<uint32_t> keys(job.key);
+  warp_fill::with_fixed_form(core::transform_of(job.params), [&](const auto& fixed) {
+    const row_fill::AlignedRows<D, std::decay_t<decltype(fixed)>> rows{counters, group_shift};
+    for (size_t i = 0; i < ids.size(); ++i) {
+      for (int64_t lane = 0; lane < (int64_t{1} << group_shift); ++lane) {
+        if (rows.has_counters(lane)) {
+          rows.fill_row(out + i * memory_stride, core::counter_of<Compute>(g0) + ids[i] * static_cast<uint64_t>(counters),
+                        lane, rows.last_counter(lane), keys, fixed);
+        }
+      }
+    }
+  });
+}
+
+// Returns the number of configurations that differ from the scalar kernel.
+int check_aligned_rows(int& runs) {
+  const int64_t row_counters[] = {1, 2, 3, 5, 8, 16, 25, 32, 33, 64};
+  const uint64_t offsets[] = {0, 4, (uint64_t{1} << 34) - 16, ~uint64_t{0} - 7};
+  const std::vector<uint64_t> ids = {0, 7, 3, 3, 1000003, uint64_t{1} << 40, 12};
+  int failures = 0;
+  testing::for_each_test_job([&](const auto& job, const char* label) {
+    constexpr OutDtype D = std::decay_t<decltype(job)>::kDtype;
+    using Storage = typename DtypeTraits<D>::Storage;
+    constexpr int64_t per_counter = DtypeTraits<D>::kElementsPerCounter;
+    const auto reference = testing::kernel_for(cpu::scalar_kernels(), job);
+    for (const int64_t counters : row_counters) {
+      const int64_t length = counters * per_counter;
+      const int64_t memory_stride = length + per_counter;  // a gap of one counter after each row
+      for (const uint64_t offset : offsets) {
+        const uint64_t g0 = offset - offset % per_counter;
+        // The launch's group size, and every other one.
+        for (int group_shift = 0; group_shift <= 5; ++group_shift) {
+          std::vector<Storage> expected(ids.size() * memory_stride), simulated(ids.size() * memory_stride);
+          for (size_t i = 0; i < ids.size(); ++i) {
+            reference(job, expected.data() + i * memory_stride, g0 + ids[i] * static_cast<uint64_t>(length),
+                      cpu::Runs{1, length, 0, 0});
+          }
+          simulate_aligned_rows(job, simulated.data(), ids, memory_stride, counters, group_shift, g0);
+          ++runs;
+          if (std::memcmp(expected.data(), simulated.data(), expected.size() * sizeof(Storage)) != 0) {
+            if (++failures <= 20) {
+              std::printf("FAIL: aligned rows, %s, %s, %lld counters a row, offset %llu, group 2^%d\n", label,
+                          testing::dtype_label(D), static_cast<long long>(counters),
+                          static_cast<unsigned long long>(g0), group_shift);
+            }
+          }
+        }
+      }
+    }
+  });
+  return failures;
+}
+
 }  // namespace
 
 int main() {
@@ -94,5 +157,8 @@ int main() {
     }
   });
   std::printf("warp simulation: %d of %d runs differ from the scalar kernel\n", failures, runs);
-  return failures ? 1 : 0;
+  int row_runs = 0;
+  const int row_failures = check_aligned_rows(row_runs);
+  std::printf("aligned rows: %d of %d configurations differ from the scalar kernel\n", row_failures, row_runs);
+  return failures || row_failures ? 1 : 0;
 }
