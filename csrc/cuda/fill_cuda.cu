@@ -34,7 +34,6 @@ namespace {
 using row_fill::kRowLaneCounters;
 using row_fill::row_pack;
 using row_fill::RowPack;
-using row_fill::store_pack;
 
 // The elements of a counter's pack that lie in the row [0, length), `stride` apart.
 template <class Storage, int N>
@@ -117,7 +116,7 @@ __global__ void __launch_bounds__(256)
         const Pack pack = row_pack<D>(first_counter + static_cast<uint64_t>(c), keys, transform);
         const int64_t first = c * per_counter - lead;  // the counter's first element in the row
         if (packed && first >= 0 && first + per_counter <= inner.length) {
-          store_pack(row_out + c * per_counter, pack);
+          store_global(row_out + c * per_counter, pack);
         } else {
           store_row_edge(out + (memory + first * inner.row_stride), pack, first, inner.length, inner.row_stride);
         }

@@ -6,9 +6,9 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
 #include "core/transforms.h"
+#include "cuda/global_store.h"
 #include "job.h"
 
 namespace deepinit {
@@ -46,22 +46,6 @@ DEEPINIT_HD PackOf<D> row_pack(uint64_t counter, const core::PhiloxRoundKeys<uin
     pack.v[k] = Traits::store(transform(core::bits_from_words<Compute>(words, static_cast<uint64_t>(k))));
   }
   return pack;
-}
-
-// A pack at an address aligned to its size: one 16-byte global store (8 for 16-bit floats).
-template <class Pack>
-DEEPINIT_HD void store_pack(void* at, const Pack& pack) {
-#if defined(__CUDA_ARCH__)
-  uint32_t w[sizeof(Pack) / 4];
-  std::memcpy(w, &pack, sizeof w);
-  if constexpr (sizeof(Pack) == 16) {
-    asm("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(at), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3]) : "memory");
-  } else {
-    asm("st.global.v2.b32 [%0], {%1, %2};" ::"l"(at), "r"(w[0]), "r"(w[1]) : "memory");
-  }
-#else
-  std::memcpy(at, &pack, sizeof pack);
-#endif
 }
 
 // Lanes to a row of `counters` counters: enough for kRowLaneCounters counters each, up to a
@@ -107,7 +91,7 @@ struct AlignedRows {
 #endif
       for (int j = 0; j < kCountersPerLane; ++j) {
         const int64_t cj = c + j * group < last ? c + j * group : last;
-        store_pack(row_out + cj * kPerCounter, row_pack<D>(first_counter + static_cast<uint64_t>(cj), keys, transform));
+        store_global(row_out + cj * kPerCounter, row_pack<D>(first_counter + static_cast<uint64_t>(cj), keys, transform));
       }
     }
   }

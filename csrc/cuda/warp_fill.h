@@ -18,9 +18,9 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
 #include "core/transforms.h"
+#include "cuda/global_store.h"
 #include "job.h"
 
 namespace deepinit {
@@ -218,15 +218,7 @@ struct WarpFill {
 #endif
     for (int j = 0; j < kGroups; ++j) {
       const Pack pack = packed(run, s, j);
-      Storage* const to = run.out + (counter_in_run(tile, lane, j, 0) * kPerCounter - run.lead);
-#if defined(__CUDA_ARCH__)
-      // One 16-byte global store (STG.E.128): the output pointer is generic to the compiler.
-      uint32_t w[4];
-      std::memcpy(w, &pack, sizeof w);
-      asm("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(to), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3]) : "memory");
-#else
-      std::memcpy(to, &pack, sizeof pack);
-#endif
+      store_global(run.out + (counter_in_run(tile, lane, j, 0) * kPerCounter - run.lead), pack);
     }
   }
 
