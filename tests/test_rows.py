@@ -43,12 +43,14 @@ def random_ids(n, count, device, seed=0):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
 @pytest.mark.parametrize("name", WINDOWED)
-def test_rows_equal_the_whole_tables(device, dtype, name):
+@pytest.mark.parametrize("offset", [8, 5], ids=["rows start on a counter", "rows start inside a counter"])
+def test_rows_equal_the_whole_tables(device, dtype, name, offset):
     shape = (300, 72)
-    table = fill(name, torch.empty(shape, dtype=dtype, device=device), seed=7, offset=5)
+    table = fill(name, torch.empty(shape, dtype=dtype, device=device), seed=7, offset=offset)
     ids = random_ids(shape[0], 257, device)  # unsorted, with repeats
     ids[:3] = torch.tensor([299, 0, 299])
-    rows = fill(name, torch.empty(257, 72, dtype=dtype, device=device), seed=7, offset=5, global_shape=shape, rows=ids)
+    rows = fill(name, torch.empty(257, 72, dtype=dtype, device=device), seed=7, offset=offset, global_shape=shape,
+                rows=ids)
     assert torch.equal(rows, table[ids])
 
 
@@ -57,6 +59,7 @@ def test_rows_equal_the_whole_tables(device, dtype, name):
 LAYOUTS = [
     ((50, 64), (0, 0), (64,)),
     ((50, 64), (0, 5), (40,)),  # a column window: rows start inside their counters
+    ((50, 100), (0, 8), (36,)),  # a column window whose rows start on a counter
     ((50, 37), (0, 3), (30,)),
     ((50, 1), (0, 0), (1,)),
     ((50, 600), (0, 1), (599,)),  # rows longer than the CPU's short rows
