@@ -40,13 +40,13 @@ def windows(rows=200_000, cols=128):
     half = torch.empty(rows // 2, cols)
     blocks = {
         f"rows [{rows // 4}, {3 * rows // 4}) x all columns": (torch.empty(rows // 2, cols), (rows // 4, 0)),
-        f"all rows x columns [32, 96)": (torch.empty(rows, cols // 2), (0, 32)),
-        f"all rows x columns [32, 64)": (torch.empty(rows, cols // 4), (0, 32)),
+        "all rows x columns [32, 96)": (torch.empty(rows, cols // 2), (0, 32)),
+        "all rows x columns [32, 64)": (torch.empty(rows, cols // 4), (0, 32)),
         # Rows that do not hold whole 8-counter registers: across the Philox lanes.
-        f"all rows x columns [1, 128)": (torch.empty(rows, cols - 1), (0, 1)),
-        f"all rows x columns [3, 50)": (torch.empty(rows, 47), (0, 3)),
-        f"all rows x columns [43, 86) (uneven thirds)": (torch.empty(rows, 43), (0, 43)),
-        f"all rows x columns [5, 21)": (torch.empty(rows, 16), (0, 5)),
+        "all rows x columns [1, 128)": (torch.empty(rows, cols - 1), (0, 1)),
+        "all rows x columns [3, 50)": (torch.empty(rows, 47), (0, 3)),
+        "all rows x columns [43, 86) (uneven thirds)": (torch.empty(rows, 43), (0, 43)),
+        "all rows x columns [5, 21)": (torch.empty(rows, 16), (0, 5)),
     }
     for name, fill in FILLS.items():
         calls = [lambda: fill(half)] + [
