@@ -11,7 +11,6 @@ import os
 import sys
 
 
-
 def _hand_on(name):
     checkout = os.path.dirname(os.path.abspath(__file__))
     parent = os.path.dirname(checkout)

@@ -63,12 +63,11 @@ struct ShortRunSegment {
 };
 
 // Many short runs that start anywhere in their counters (the rows of a narrow window, or rows
-// picked by id): the
-// counters they need are gathered, so that a short row costs no whole Philox step and no
-// per-call setup. A block of rows then runs as one: Philox on the gathered counters and the
-// transform, in counter order (the few elements of a row's first and last counters that lie
-// outside it are transformed too: cheaper than moving the bits into output order first, even
-// for normal_), then each row's elements are copied to their place.
+// picked by id): the counters they need are gathered, so that a short row costs no whole Philox
+// step and no per-call setup. A block of rows then runs as one: Philox on the gathered counters and
+// the transform, in counter order (the few elements of a row's first and last counters that lie
+// outside it are transformed too: cheaper than moving the bits into output order first, even for
+// normal_), then each row's elements are copied to their place.
 template <class Transform, OutDtype D>
 void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
                      uint64_t g0, const Runs& runs) {
