@@ -26,8 +26,8 @@ def _hand_on(name):
                 return importlib.import_module(name)
             except ImportError as error:
                 raise ImportError(f"'import {name}' found {checkout}, a checkout of deepinit's source, and no usable "
-                                  f"package: install it (pip install {checkout}) or run from another directory "
-                                  f"({error})") from None
+                                  f"package: install it (pip install --no-build-isolation {checkout}) or run from "
+                                  f"another directory ({error})") from None
     finally:
         sys.path[:] = saved
 

@@ -11,8 +11,15 @@ import glob
 import os
 import sys
 
-import torch
 from setuptools import find_packages, setup
+
+try:
+    import torch
+except ImportError:
+    # pip's default isolated build environment holds only build-system.requires, and torch is left
+    # out of it on purpose: the extension must be built against the torch it will run with.
+    sys.exit("deepinit: the build found no torch: add --no-build-isolation to build against the torch you installed "
+             "(`pip install --no-build-isolation .`; pip's isolated build environment holds none, on purpose)")
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
 ROOT = os.path.dirname(os.path.abspath(__file__))

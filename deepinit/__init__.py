@@ -4,18 +4,20 @@
 exposes the initialisers of DeePMD-kit's ``deepmd.pt.model.network.init`` (see deepinit.init).
 """
 
+import sys
+
 import torch  # noqa: F401  (loads libtorch before the extension)
 
 try:
     from . import _C  # noqa: F401  (registers torch.ops.deepinit)
-except ImportError as error:
-    # The usual cause: Python found this source tree (the current directory) ahead of the
-    # installed package, and a source tree holds no compiled extension until built in place.
-    raise ImportError(
-        f"deepinit's compiled extension is missing from {__path__[0]}: build it in place with "
-        "`pip install --no-build-isolation -e .`, or run from outside the source tree "
-        "(the `deepinit-bench` command does) when deepinit was installed with `pip install .`"
-    ) from error
+except ImportError as _error:
+    from ._source_tree import installed_package
+
+    # This is a source tree without its compiled extension, which Python found ahead of the
+    # installed package (the current directory, usually): the installed package takes the import
+    # over, or the error says in one line what to do. The lines below then bind that package's
+    # modules (relative imports resolve through sys.modules), which is harmless.
+    sys.modules[__name__] = installed_package(__name__, __path__[0], _error)
 from . import _ops  # noqa: F401
 from . import distributed
 from .extra import (  # torch.nn.init's deprecated aliases, with its FutureWarning
