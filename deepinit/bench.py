@@ -29,7 +29,7 @@ import torch
 import torch.nn.init as tinit
 
 import deepinit
-from deepinit._argparse import SUPPRESS, Parser
+from deepinit._argparse import SUPPRESS, Parser, parse_shape
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DEFAULT_SHAPES = [(1000, 1000), (10_000, 1000), (1_000_000, 128)]
@@ -102,7 +102,9 @@ class Row:
     fill_fraction: float  # deepinit GB/s over fill_ GB/s on the same tensor
     jax_ms: float  # nan without JAX
     threads: int
-    unstable: bool = False  # a timed series spread more than UNSTABLE_SPREAD
+    # Not trustworthy: a timed series (deepinit's, torch's or fill_'s) spread more than
+    # UNSTABLE_SPREAD, or was slowed by load.
+    unstable: bool = False
 
 
 def _clock(device):
@@ -127,25 +129,65 @@ def _clock(device):
     return timed
 
 
-def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=5.0, spreads=None):
+def measure_in_turns(device, calls, min_repeats=7, min_seconds=0.5, max_seconds=5.0, spreads=None, slowed=None):
     """Median seconds of each call in `calls`, timed in turns after a warm-up round. A call slower
     than max_seconds on warm-up is timed once; `None` entries are skipped (nan). A list passed as
-    `spreads` receives each series' interquartile range over its median."""
+    `spreads` receives each series' spread (_spread); one passed as `slowed`, whether each series
+    was slowed by load (_slowed_by_load)."""
     timed = _clock(device)
     first = [timed(c) if c is not None else math.nan for c in calls]
     series = [[] for _ in calls]
+    waits = [[] for _ in calls]
     began = time.perf_counter()
     rounds = 0
     while rounds < min_repeats or time.perf_counter() - began < min_seconds:
         for i, c in enumerate(calls):
             if c is not None and first[i] <= max_seconds:
+                waited = run_queue_wait()
                 series[i].append(timed(c))
+                if waited is not None:
+                    waits[i].append(run_queue_wait() - waited)
         rounds += 1
         if rounds >= 200 or time.perf_counter() - began > 30 * min_seconds:
             break
     if spreads is not None:
         spreads.extend(_spread(s) for s in series)
+    if slowed is not None:
+        slowed.extend(_slowed_by_load(s, w) for s, w in zip(series, waits))
     return [statistics.median(s) if s else first[i] for i, s in enumerate(series)]
+
+
+def run_queue_wait():
+    """Seconds that this process's threads have spent ready to run while other work held the
+    cores (the run-queue wait of each thread, from /proc/self/task/*/schedstat), or None where
+    the kernel does not count it."""
+    total = 0
+    try:
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[1])
+            except FileNotFoundError:  # the thread ended meanwhile
+                continue
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9
+
+
+# A round whose threads waited for a core for more than this share of its time was slowed by
+# load; a series in which at least SLOWED_ROUNDS of the rounds were is not trusted.
+SLOWED_WAIT = 0.1
+SLOWED_ROUNDS = 0.25
+
+
+def _slowed_by_load(series, waits):
+    """Whether enough rounds of a series waited for a core (another process held it) to move its
+    median: a machine loaded alike in every round leaves the spread of the times narrow, but not
+    the waits."""
+    if not waits:
+        return False
+    slowed = sum(w > SLOWED_WAIT * t for t, w in zip(series, waits))
+    return slowed >= SLOWED_ROUNDS * len(waits)
 
 
 def _spread(series):
@@ -209,6 +251,7 @@ class PerCallRow:
     deepinit_generator_us: float
     deepinit_seed_us: float
     threads: int
+    unstable: bool = False  # a variant's rounds were slowed by load (_slowed_by_load)
 
     @property
     def worst_excess_us(self):
@@ -237,16 +280,21 @@ def per_call(functions=None, calls=1000, rounds=20):
                     (lambda: ours(tensor, *args, generator=generator)) if random else None,
                     (lambda: ours(tensor, *args, seed=7)) if random else None]
         series = [[] for _ in variants]
+        waits = [[] for _ in variants]
         for _ in range(rounds):
             for k, call in enumerate(variants):
                 if call is None:
                     continue
+                waited = run_queue_wait()
                 began = time.perf_counter()
                 for _ in range(calls):
                     call()
-                series[k].append((time.perf_counter() - began) / calls * 1e6)
-        medians = [statistics.median(s) if s else math.nan for s in series]
-        rows.append(PerCallRow(name, shape, *medians, torch.get_num_threads()))
+                series[k].append(time.perf_counter() - began)
+                if waited is not None:
+                    waits[k].append(run_queue_wait() - waited)
+        medians = [statistics.median(s) / calls * 1e6 if s else math.nan for s in series]
+        loaded = any(_slowed_by_load(s, w) for s, w in zip(series, waits))
+        rows.append(PerCallRow(name, shape, *medians, torch.get_num_threads(), loaded))
     return rows
 
 
@@ -259,7 +307,10 @@ def format_per_call(rows):
                  (r.torch_us, r.torch_generator_us, r.deepinit_us, r.deepinit_generator_us, r.deepinit_seed_us)]
         shape = "x".join(str(n) for n in r.shape)
         lines.append(f"{r.function:18} {shape:>8} {cells[0]:>7} {cells[1]:>8} {cells[2]:>9} {cells[3]:>11} "
-                     f"{cells[4]:>7} {r.worst_excess_us:+7.2f}")
+                     f"{cells[4]:>7} {r.worst_excess_us:+7.2f}" + (" ~" if r.unstable else ""))
+    if any(r.unstable for r in rows):
+        lines.append(f"~ not trustworthy: a variant's calls waited for a core (another process held it) in "
+                     f"{SLOWED_ROUNDS:.0%} or more of their rounds; rerun on a quiet machine before quoting these rows")
     return "\n".join(lines)
 
 
@@ -292,15 +343,16 @@ def run(devices, shapes, dtypes, functions=None, with_jax=False, torch_budget=20
                     ]
                     with warnings.catch_warnings():  # torch warns on trunc_normal_(a=5, b=6) on every call
                         warnings.filterwarnings("ignore", message="mean is more than 2 std")
-                        spreads = []
-                        ours, theirs, fill = measure_in_turns(device, calls, min_repeats=min_repeats, spreads=spreads)
+                        spreads, slowed = [], []
+                        ours, theirs, fill = measure_in_turns(device, calls, min_repeats=min_repeats, spreads=spreads,
+                                                              slowed=slowed)
                     if not skip_torch:
                         torch_seconds_per_element[key] = theirs / tensor.numel()
                     gbps = written / ours / 1e9
                     rows.append(
                         Row(device, case.function, tuple(shape), dtype_name, ours * 1e3, gbps, theirs * 1e3,
                             theirs / ours, gbps / (written / fill / 1e9), math.nan, torch.get_num_threads(),
-                            any(x > UNSTABLE_SPREAD for x in spreads if not math.isnan(x)))
+                            any(x > UNSTABLE_SPREAD for x in spreads if not math.isnan(x)) or any(slowed))
                     )
     _progress("")
     if with_jax:
@@ -343,6 +395,13 @@ def _jax_worker(request):
     print(json.dumps(out))
 
 
+UNTRUSTED_LEGEND = (
+    f"~ not trustworthy: deepinit's timings, or torch's or fill_'s that it is compared with, waited for a core "
+    f"(another process held it) in {SLOWED_ROUNDS:.0%} or more of their rounds, or spread widely (an interquartile "
+    f"range above {UNSTABLE_SPREAD:.0%} of the median, or a median above twice the fastest round); rerun on a quiet "
+    "machine before quoting these rows")
+
+
 def format_table(rows):
     with_jax = any(not math.isnan(r.jax_ms) for r in rows)
     header = (f"{'device':6} {'function':29} {'shape':>11} {'dtype':8} {'deepinit ms':>11} {'GB/s':>7} "
@@ -358,9 +417,7 @@ def format_table(rows):
             line += " " + ("" if math.isnan(r.jax_ms) else f"{r.jax_ms:9.2f}").rjust(9)
         lines.append(line + (" ~" if r.unstable else ""))
     if any(r.unstable for r in rows):
-        lines.append(f"~ not trustworthy: a timed series' interquartile range exceeded {UNSTABLE_SPREAD:.0%} of its "
-                     "median, or its median was more than twice its fastest round (another process competed for the "
-                     "cores); rerun on a quiet machine before quoting these rows")
+        lines.append(UNTRUSTED_LEGEND)
     return "\n".join(lines)
 
 
@@ -420,22 +477,24 @@ def _cpu_model():
     return platform.processor()
 
 
-def parse_shape(text, min_dims=1):
-    """(rows, cols, ...) of "1000x128"; ValueError naming the text otherwise."""
-    try:
-        shape = tuple(int(n) for n in text.lower().split("x"))
-    except ValueError:
-        shape = ()
-    if len(shape) < min_dims or any(n < 0 for n in shape):
-        raise ValueError(f"invalid shape {text!r}: write {'two' if min_dims > 1 else 'one'} or more sizes joined by "
-                         "x, like 1000x128")
-    return shape
+def split_labels(text):
+    """Comma-separated labels, where commas inside parentheses belong to a label:
+    "normal_,trunc_normal_(std=1,a=5,b=6)" is two."""
+    labels, depth, current = [], 0, ""
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            labels.append(current)
+            current = ""
+        else:
+            current += char
+    return labels + [current]
 
 
 def _parser():
     description = " ".join(__doc__.split("\n\n")[0].split())
     parser = Parser(prog="deepinit-bench", description=description)
-    parser.add_argument("--device", default="all", help="cpu, cuda or all (default: every available device)")
+    parser.add_argument("--device", default="all", help="cpu, cuda, or all: every available device")
     parser.add_argument("--shapes", default=None,
                         help="comma-separated shapes of two dims or more, like 1000x1000,1000000x128")
     parser.add_argument("--dtypes", default="float32", help=f"comma-separated, from {', '.join(DTYPES)}")
@@ -475,7 +534,7 @@ def _checked_arguments(parser, args):
     unknown = [d for d in dtypes if d not in DTYPES]
     if unknown:
         parser.error(f"--dtypes: unknown {', '.join(unknown)}; choose from {', '.join(DTYPES)}")
-    functions = args.functions.split(",") if args.functions else None
+    functions = split_labels(args.functions) if args.functions else None
     known = [name for name, _, _ in PER_CALL] if args.per_call else [c.function for c in CASES]
     unknown = [f for f in functions or () if f not in known]
     if unknown:

@@ -7,6 +7,7 @@ Each entry says what a function is: on DeePMD-kit's page (the seed API), a twin 
 of a logical tensor, so the table writer offers it) the function itself says.
 """
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,6 +30,13 @@ class Function:
     def window(self) -> bool:
         """Fills any block of a logical tensor: global_shape=, start=."""
         return "global_shape" in getattr(self.function, "stream_keywords", ())
+
+    @property
+    def arguments(self) -> tuple:
+        """The function's own arguments after the tensor (std, a, mode, ...): not generator= and
+        the stream keywords."""
+        skip = {"generator", *getattr(self.function, "stream_keywords", ())}
+        return tuple(p for p in list(inspect.signature(self.function).parameters)[1:] if p not in skip)
 
 
 # The seed page's order, then uniform_, then the rest of torch.nn.init, then what JAX, Keras and

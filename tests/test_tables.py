@@ -188,7 +188,8 @@ def test_verify_refuses_a_file_of_another_stream_contract_in_one_line(tmp_path, 
     stored.write_bytes(data.replace(STREAM_CONTRACT.encode(), OLDER_CONTRACT.encode()))  # same length
     result = subprocess.run([sys.executable, "-m", "deepinit", "table", "--verify", str(path)], capture_output=True,
                             text=True)
-    assert result.returncode == 1 and _one_line_naming_both_contracts(result.stderr), result.stderr
+    assert result.returncode == 2 and _one_line_naming_both_contracts(result.stderr), result.stderr
+    assert "--overwrite" in result.stderr and "{" not in result.stderr
 
 
 def test_resume_refuses_a_partial_table_of_another_stream_contract_in_one_line(tmp_path):

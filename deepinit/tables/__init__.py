@@ -30,6 +30,7 @@ from .format import (  # noqa: F401  (the package's names)
     Request,
     TableError,
     TableRefused,
+    TableUnreadable,
     Verification,
     make_request,
     read_safetensors,
@@ -40,4 +41,4 @@ from .format import (  # noqa: F401  (the package's names)
 from .journal import finish_table_file, init_table_file, journal_path, partial_path  # noqa: F401
 
 __all__ = ["init_table_file", "finish_table_file", "verify_table_file", "read_safetensors", "stored_request",
-           "TableError", "TableRefused", "main"]
+           "TableError", "TableRefused", "TableUnreadable", "main"]

@@ -4,9 +4,18 @@ import os
 import sys
 import time
 
-from .._argparse import Parser
-from .format import DTYPES, INITS, TableError, TableRefused, make_request, stored_request, verify_table_file
-from .journal import finish_table_file, init_table_file
+from .._argparse import Parser, parse_shape
+from .format import (
+    DTYPES,
+    INITS,
+    TableError,
+    TableRefused,
+    TableUnreadable,
+    make_request,
+    stored_request,
+    verify_table_file,
+)
+from .journal import finish_table_file, write_request
 
 
 def _parser():
@@ -43,6 +52,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.sample is not None and not args.verify:
         parser.error("--sample applies to --verify only")
+    if args.sample is not None and args.sample < 1:
+        parser.error(f"--sample must be at least 1 row, but got {args.sample}")
     try:
         if args.verify:
             result = verify_table_file(args.path, sample=args.sample)
@@ -54,9 +65,11 @@ def main(argv=None):
         if args.shape is None or args.seed is None:
             parser.error("the following arguments are required to write a table: --shape, --seed")
         try:
-            shape = tuple(int(n) for n in args.shape.lower().split("x"))
-        except ValueError:
-            parser.error(f"--shape: invalid shape {args.shape!r}: write sizes joined by x, like 1000000x128")
+            shape = parse_shape(args.shape)
+        except ValueError as error:
+            parser.error(f"--shape: {error}")
+        if not 0 < args.chunk_mb < float("inf"):
+            parser.error(f"--chunk-mb must be a positive number of megabytes, but got {args.chunk_mb}")
         rows = None
         if args.rows is not None:
             try:
@@ -67,21 +80,24 @@ def main(argv=None):
         init_kwargs = {k: getattr(args, k) for k in ("a", "b", "mean", "std", "gain", "scale", "mode", "nonlinearity",
                                                      "distribution") if getattr(args, k) is not None}
         try:
-            make_request(args.path, shape, args.init, args.seed, args.offset, args.dtype, args.name, init_kwargs)
+            request = make_request(args.path, shape, args.init, args.seed, args.offset, args.dtype, args.name,
+                                   init_kwargs)
         except ValueError as error:
             parser.error(str(error))
         began = time.perf_counter()
-        init_table_file(args.path, shape, args.init, seed=args.seed, offset=args.offset, dtype=args.dtype,
-                        name=args.name, chunk_bytes=max(1, int(args.chunk_mb * (1 << 20))), progress=not args.quiet,
-                        overwrite=args.overwrite, resume=args.resume, rows=rows, **init_kwargs)
+        resumed = write_request(request, chunk_bytes=max(1, int(args.chunk_mb * (1 << 20))), progress=not args.quiet,
+                                overwrite=args.overwrite, resume=args.resume, rows=rows)
         if not args.quiet:
+            start, stop = rows or (0, shape[0])
+            written = (stop - start - resumed) * request.row_bytes
             if rows is None:
-                _summary("wrote", args.path, time.perf_counter() - began)
+                _summary("wrote", args.path, time.perf_counter() - began, written, resumed)
             else:
-                print(f"wrote rows {rows[0]}:{rows[1]} of {args.path}; once every range is written: "
-                      f"python -m deepinit table {args.path} --finish")
+                print(f"wrote rows {start}:{stop} of {args.path}" + _this_run(time.perf_counter() - began, written,
+                                                                              start + resumed if resumed else None)
+                      + f"; once every range is written: python -m deepinit table {args.path} --finish")
         return 0
-    except TableRefused as error:
+    except (TableRefused, TableUnreadable) as error:
         print(f"python -m deepinit table: error: {error.cli_message()}", file=sys.stderr)
         return 2
     except ValueError as error:
@@ -96,10 +112,19 @@ def main(argv=None):
         return 130
 
 
-def _summary(done, path, seconds=None):
-    """One line: the table's rows and bytes (and the rate), and the command that verifies it."""
+def _summary(done, path, seconds=None, written=None, resumed_at=None):
+    """One line: the table's rows and bytes, what this run wrote and at what rate, and the
+    command that verifies it."""
     request = stored_request(path)
     size = os.path.getsize(path)
-    rate = f" in {seconds:.1f} s ({request.data_bytes / seconds / 1e6:.0f} MB/s)" if seconds else ""
     print(f"{done} {path}: {request.shape[0]} rows of {'x'.join(map(str, request.shape[1:])) or 'scalars'} "
-          f"{request.dtype}, {size} bytes{rate}; verify: python -m deepinit table --verify {path} [--sample N]")
+          f"{request.dtype}, {size} bytes" + (_this_run(seconds, written, resumed_at) if seconds else "")
+          + f"; verify: python -m deepinit table --verify {path} [--sample N]")
+
+
+def _this_run(seconds, written, resumed_at):
+    """What this run wrote: its bytes of rows, and the rate; after a resume, from which row."""
+    rate = f"in {seconds:.1f} s ({written / seconds / 1e6:.0f} MB/s)"
+    if resumed_at:
+        return f"; this run resumed at row {resumed_at} and wrote {written} bytes of rows {rate}"
+    return f" {rate}"

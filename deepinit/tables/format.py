@@ -12,10 +12,12 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..functions import FUNCTIONS
+from ..functions import BY_NAME, FUNCTIONS
 
-# The initialisers that can fill any block of a table (they take a window), by name.
+# The initialisers that can fill any block of a table (they take a window), by name, and the
+# arguments of their own that a table's request may give them.
 INITS = {f.name: f.function for f in FUNCTIONS if f.window and not f.name.startswith("_")}
+INIT_ARGUMENTS = {name: f.arguments for name, f in BY_NAME.items() if name in INITS}
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
 NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
@@ -50,6 +52,18 @@ class TableError(RuntimeError):
 class TableRefused(TableError):
     """Refused before anything was written: the destination exists, a partial table is in the
     way, or the disk is too small."""
+
+
+class TableUnreadable(TableError):
+    """A file that cannot be read as a deepinit table: missing, damaged, written by something
+    else, or under another stream contract. Nothing in it was trusted: no read is sized by a
+    field it holds before that field is checked, and no name in it is looked up beyond the
+    initialisers of INITS and their own arguments."""
+
+
+# Bounds on what a table's metadata may hold (the safetensors library caps a header alike).
+MAX_HEADER_BYTES = 100 << 20
+MAX_SIDECAR_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -141,11 +155,12 @@ def make_request(path, shape, init, seed, offset, dtype, name, init_kwargs) -> R
     if not os.path.isdir(directory):
         raise ValueError(f"{path}: its directory {directory} does not exist")
     request = Request(path, shape, init, int(seed), int(offset), dtype, str(name), tuple(sorted(init_kwargs.items())))
-    # The initialiser checks its own arguments: on one row of the table, in memory, before any file.
+    # The initialiser checks its own arguments, before any file: on a row of the table on the
+    # meta device, which checks what a real one would and allocates nothing, however long a row.
     try:
-        request.fill_rows(torch.empty((min(1, shape[0]),) + shape[1:], dtype=DTYPES[dtype]), 0)
+        request.fill_rows(torch.empty((min(1, shape[0]),) + shape[1:], dtype=DTYPES[dtype], device="meta"), 0)
     except (RuntimeError, ValueError, TypeError) as error:
-        raise ValueError(f"{init}: {error}") from error
+        raise ValueError(f"{init}: {error}") from None
     return request
 
 
@@ -154,35 +169,95 @@ def sidecar_path(path):
     return f"{path}.deepinit.json"
 
 
-def check_contract(described, path, error=TableError):
+def check_contract(described, path, error=TableUnreadable):
     written = described.get("stream_contract")
     if written != STREAM_CONTRACT:
         raise error(f"{path} was written under stream contract {written!r}, this deepinit writes {STREAM_CONTRACT!r}: "
-                    "use the deepinit that wrote it, or write it again ({{overwrite}})")
+                    "use the deepinit that wrote it, or write it again ({overwrite})")
 
 
-def request_from(described, path):
-    check_contract(described, path)
-    return Request(os.fspath(path), tuple(described["shape"]), described["init"], described["seed"],
-                   described["offset"], described["dtype"], described["name"],
-                   tuple(sorted(described["init_kwargs"].items())))
+def request_from(described, path, error=TableUnreadable, source=None):
+    """The Request for table `path` that `described` (a request's describe(), read from file
+    `source`, by default the table) stands for, checked as make_request checks a caller's:
+    `error` names the file and what is wrong."""
+    source = source or path
+    if not isinstance(described, dict):
+        raise error(f"{source}: its deepinit request is not a JSON object")
+    check_contract(described, source, error)
+    missing = [k for k in ("shape", "dtype", "init", "init_kwargs", "seed", "offset", "name") if k not in described]
+    if missing:
+        raise error(f"{source}: its deepinit request lacks {', '.join(missing)}")
+    shape, init, init_kwargs = described["shape"], described["init"], described["init_kwargs"]
+    if not isinstance(shape, list) or not all(type(n) is int for n in shape):
+        raise error(f"{source}: its deepinit request's shape {shape!r} is not a list of sizes")
+    if not isinstance(init, str) or init not in INITS:
+        raise error(f"{source}: its deepinit request names init {init!r}, which is none of {', '.join(INITS)}")
+    arguments = INIT_ARGUMENTS[init]
+    if not isinstance(init_kwargs, dict) or not set(init_kwargs) <= set(arguments):
+        raise error(f"{source}: its deepinit request's init_kwargs {init_kwargs!r} are not arguments of {init} "
+                    f"({', '.join(arguments) or 'it takes none'})")
+    try:
+        return make_request(path, shape, init, described["seed"], described["offset"], described["dtype"],
+                            described["name"], init_kwargs)
+    except (ValueError, TypeError) as problem:
+        raise error(f"{source}: its deepinit request is not one deepinit can make: {problem}") from None
+
+
+def read_json(path, limit, what):
+    """The JSON object in file `path`, of at most `limit` bytes; TableUnreadable naming the file
+    otherwise."""
+    try:
+        size = os.path.getsize(path)
+        if size > limit:
+            raise TableUnreadable(f"{path}: {size} bytes, more than a {what} holds ({limit})")
+        with open(path, "rb") as f:
+            return _json_object(f.read(), path, what)
+    except OSError as problem:
+        raise TableUnreadable(f"{path}: cannot read it ({problem.strerror or problem})") from None
+
+
+def _json_object(data, path, what):
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as problem:
+        raise TableUnreadable(f"{path}: its {what} is not valid JSON ({problem})") from None
+    if not isinstance(value, dict):
+        raise TableUnreadable(f"{path}: its {what} is not a JSON object")
+    return value
+
+
+def safetensors_header(path):
+    """(header, its length in bytes) of a .safetensors file: the length field is checked against
+    the file's size and MAX_HEADER_BYTES before the header is read."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        field = f.read(8)
+        if len(field) < 8:
+            raise TableUnreadable(f"{path}: {size} bytes, too short for a safetensors file")
+        length = int.from_bytes(field, "little")
+        if length > min(size - 8, MAX_HEADER_BYTES):
+            raise TableUnreadable(f"{path}: its header length field says {length} bytes, but "
+                                  + (f"the file holds {size - 8} after it" if length > size - 8 else
+                                     f"a header holds at most {MAX_HEADER_BYTES}"))
+        return _json_object(f.read(length), path, "safetensors header"), length
 
 
 def stored_request(path) -> Request:
     """The request stored with a finished table: safetensors metadata, or a .npy file's sidecar."""
     path = os.fspath(path)
+    if not os.path.exists(path):
+        raise TableUnreadable(f"{path}: no such file")
     if path.lower().endswith(".safetensors"):
-        with open(path, "rb") as f:
-            length = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(length))
-        described = header.get("__metadata__", {}).get(REQUEST_KEY)
-        if described is None:
-            raise TableError(f"{path}: its metadata holds no deepinit request to verify against")
-        return request_from(json.loads(described), path)
+        header, _ = safetensors_header(path)
+        metadata = header.get("__metadata__")
+        described = metadata.get(REQUEST_KEY) if isinstance(metadata, dict) else None
+        if not isinstance(described, str):
+            raise TableUnreadable(f"{path}: its metadata holds no deepinit request to verify against")
+        return request_from(_json_object(described, path, "deepinit request"), path)
     sidecar = sidecar_path(path)
     if not os.path.exists(sidecar):
-        raise TableError(f"{path}: {sidecar}, which holds the request to verify against, is missing")
-    return request_from(json.load(open(sidecar)), path)
+        raise TableUnreadable(f"{path}: {sidecar}, which holds the request to verify against, is missing")
+    return request_from(read_json(sidecar, MAX_SIDECAR_BYTES, "sidecar"), path, source=sidecar)
 
 
 @dataclass
@@ -198,8 +273,6 @@ def verify_table_file(path, sample=None, chunk_bytes=64 << 20, random_seed=None)
     all of it, or `sample` rows chosen at random (computed alone, through rows=). Reports the
     first row that differs (bit rot, a truncated copy, another table under the same name)."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise TableError(f"{path}: no such file")
     request = stored_request(path)
     header_bytes = len(request.header())
     expected_size = header_bytes + request.data_bytes
@@ -248,9 +321,8 @@ def _verify_sample(path, request, header_bytes, sample, random_seed):
 
 def read_safetensors(path, name="weight", mmap=True) -> torch.Tensor:
     """The tensor `name` of a .safetensors file written by init_table_file (memory-mapped copy-on-write)."""
-    with open(path, "rb") as f:
-        length = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(length))
+    path = os.fspath(path)
+    header, length = safetensors_header(path)
     entry = header[name]
     dtype = {v: k for k, v in SAFETENSORS_DTYPES.items()}[entry["dtype"]]
     begin, end = entry["data_offsets"]

@@ -13,7 +13,17 @@ import time
 
 import torch
 
-from .format import TableError, TableRefused, check_contract, make_request, request_from, sidecar_path
+from .format import (
+    MAX_SIDECAR_BYTES,
+    TableError,
+    TableRefused,
+    TableUnreadable,
+    check_contract,
+    make_request,
+    read_json,
+    request_from,
+    sidecar_path,
+)
 
 
 # Where the pieces of a table in progress live, beside the destination.
@@ -69,28 +79,40 @@ def _gb(n):
 
 
 class _Progress:
-    """A progress bar on stderr: share done, bytes, rate and time left."""
+    """Progress on stderr: share done, bytes, rate and time left; on a terminal a bar redrawn in
+    place, elsewhere (a log file, a pipe) a line at every tenth of the table."""
 
     def __init__(self, total_bytes, enabled, already=0):
         self.total, self.enabled, self.start, self.already = total_bytes, enabled, time.perf_counter(), already
+        self.terminal = enabled and sys.stderr.isatty()
         self.last = 0.0
+        self.tenths = int(10 * already / total_bytes) if total_bytes else 10
 
     def update(self, done, force=False):
-        now = time.perf_counter()
-        if not self.enabled or (not force and now - self.last < 0.2 and done < self.total):
+        if not self.enabled:
             return
-        self.last = now
-        elapsed = max(now - self.start, 1e-9)
-        rate = (done - self.already) / elapsed
+        now = time.perf_counter()
+        if self.terminal:
+            if force or now - self.last >= 0.2 or done >= self.total:
+                self.last = now
+                sys.stderr.write(f"\r{self._bar(done)} {self._status(done, now)}" + ("\n" if done >= self.total else ""))
+                sys.stderr.flush()
+            return
+        tenths = int(10 * done / self.total) if self.total else 10
+        if tenths > self.tenths:
+            self.tenths = tenths
+            sys.stderr.write(f"{100 * done / max(self.total, 1):5.1f}% {self._status(done, now)}\n")
+            sys.stderr.flush()
+
+    def _bar(self, done, width=30):
+        filled = int(width * done / self.total) if self.total else width
+        return f"[{'#' * filled}{' ' * (width - filled)}] {100 * done / max(self.total, 1):5.1f}%"
+
+    def _status(self, done, now):
+        rate = (done - self.already) / max(now - self.start, 1e-9)
         left = (self.total - done) / rate if rate > 0 else math.inf
         eta = "--:--" if math.isinf(left) else time.strftime("%H:%M:%S" if left >= 3600 else "%M:%S", time.gmtime(left))
-        width = 30
-        filled = int(width * done / self.total) if self.total else width
-        sys.stderr.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {100 * done / max(self.total, 1):5.1f}% "
-                         f"{done / 1e9:.2f}/{self.total / 1e9:.2f} GB {rate / 1e9:.2f} GB/s, {eta} left")
-        if done >= self.total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        return f"{done / 1e9:.2f}/{self.total / 1e9:.2f} GB {rate / 1e9:.2f} GB/s, {eta} left"
 
 
 def init_table_file(
@@ -132,6 +154,13 @@ def init_table_file(
     created or changed before the arguments are checked.
     """
     request = make_request(path, shape, init, seed, offset, dtype, name, init_kwargs)
+    write_request(request, chunk_bytes=chunk_bytes, progress=progress, overwrite=overwrite, resume=resume, rows=rows)
+    return request.path
+
+
+def write_request(request, *, chunk_bytes=256 << 20, progress=True, overwrite=False, resume=False, rows=None):
+    """init_table_file of a checked request (make_request); returns the rows of the range that an
+    earlier run had written (0 unless resumed)."""
     start, stop = _row_range(rows, request.shape[0])
     destination = request.path
     if os.path.exists(destination) and not overwrite:
@@ -150,7 +179,7 @@ def init_table_file(
     _write_rows(request, (start, stop), done, chunk_bytes, progress)
     if rows is None:
         finish_table_file(destination, overwrite=overwrite)
-    return destination
+    return done
 
 
 def _row_range(rows, total):
@@ -178,8 +207,7 @@ def _resume_point(request, journal, resume, overwrite, rows):
             raise TableRefused(f"{partial} holds a partial table from an earlier run: pass {{resume}} to continue it, "
                                "or {overwrite} to start over")
         return 0  # nothing durable to resume from
-    with open(journal) as f:
-        state = json.load(f)
+    state = _journal_state(journal)
     check_contract(state["request"], partial, TableRefused)
     differences = _differences(state["request"], request.describe())
     if tuple(state["rows"]) != rows:
@@ -256,6 +284,16 @@ def _write_rows(request, rows, done, chunk_bytes, progress):
     return written
 
 
+def _journal_state(journal):
+    """A journal's record, checked: {"request": {...}, "rows": [start, stop], "done": rows}."""
+    state = read_json(journal, MAX_SIDECAR_BYTES, "journal")
+    rows, done = state.get("rows"), state.get("done")
+    if not (isinstance(state.get("request"), dict) and isinstance(rows, list) and len(rows) == 2
+            and all(type(r) is int for r in rows) and type(done) is int and 0 <= done <= rows[1] - rows[0]):
+        raise TableUnreadable(f"{journal}: not a journal of a table in progress; start over with {{overwrite}}")
+    return state
+
+
 def _record(journal, request, rows, done):
     _write_atomically(journal, json.dumps({"request": request.describe(), "rows": list(rows), "done": done},
                                           sort_keys=True).encode())
@@ -309,7 +347,7 @@ def finish_table_file(path, overwrite=False):
     journals = _journals(path)
     if not journals or not os.path.exists(partial):
         raise TableError(f"{path}: no partial table to finish ({partial} and its journals are missing)")
-    states = [json.load(open(j)) for j in journals]
+    states = [_journal_state(j) for j in journals]
     described = states[0]["request"]
     if any(s["request"] != described for s in states):
         raise TableError(f"{partial}: its journals describe different requests; start over with {{overwrite}}")
