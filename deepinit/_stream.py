@@ -163,16 +163,25 @@ def random_function(window=True, torch_function=False):
         # Calls that set no stream keyword (the most common) pass none: body's fill takes its fast path.
         unset = " and ".join(f"{k} is None" if v.endswith("None") else f"{k} == {v.split('= ')[1]}"
                              for k, v in keywords.items())
-        source = (f"def make(body, Optional, Sequence, Tensor, _has_torch_function, _handle_torch_function):\n"
+        # A call whose arguments are of the wrong kind (a list for the tensor or rows=) fails in
+        # the op's binding with a five-line message; the caller gets one line instead
+        # (explain_bad_arguments), at no cost to calls that succeed.
+        window_names = ", ".join(k if k in keywords else "None" for k in ("global_shape", "start", "rows"))
+        source = (f"def make(body, Optional, Sequence, Tensor, _has_torch_function, _handle_torch_function, "
+                  f"explain_bad_arguments):\n"
                   f"    def public({signature}):\n{dispatch}"
-                  f"        if {unset}:\n"
-                  f"            return body({', '.join(names)})\n"
-                  f"        return body({', '.join(names + list(keywords))})\n"
+                  f"        try:\n"
+                  f"            if {unset}:\n"
+                  f"                return body({', '.join(names)})\n"
+                  f"            return body({', '.join(names + list(keywords))})\n"
+                  f"        except (TypeError, ValueError, RuntimeError, AttributeError):\n"
+                  f"            explain_bad_arguments(public, {names[0]}, {window_names})\n"
+                  f"            raise\n"
                   f"    return public\n")
         factory = {}
         exec(source, body.__globals__, factory)  # as dataclasses make their methods: a signature of its own
         public = factory["make"](body, Optional, Sequence, torch.Tensor, torch.overrides.has_torch_function_variadic,
-                                 torch.overrides.handle_torch_function)
+                                 torch.overrides.handle_torch_function, explain_bad_arguments)
         public.__name__ = public.__qualname__ = body.__name__
         public.__module__ = body.__module__
         public.__doc__ = _with_keyword_docs(body.__doc__ or "", [k for k in keywords if k != "start"])
@@ -183,6 +192,36 @@ def random_function(window=True, torch_function=False):
         return public
 
     return make
+
+
+def explain_bad_arguments(function, tensor, global_shape=None, start=None, rows=None):
+    """Raises a one-line TypeError or ValueError when a call of `function` failed because an
+    argument is of the wrong kind: the tensor or rows= not a torch.Tensor, a window's sizes not
+    int64 integers. Returns (for the caller to re-raise the first error) otherwise."""
+    name = f"deepinit.{function.__name__}"
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"{name}: tensor must be a torch.Tensor, but got {_kind(tensor)}") from None
+    if rows is not None and not isinstance(rows, torch.Tensor):
+        raise TypeError(f"{name}: rows= must be a tensor of int64 ids, but got {_kind(rows)}") from None
+    for keyword, values in (("global_shape", global_shape), ("start", start)):
+        if values is None:
+            continue
+        try:
+            entries = list(values)
+        except TypeError:
+            raise TypeError(f"{name}: {keyword}= must be a sequence of ints, but got {_kind(values)}") from None
+        for n in entries:
+            if n is None and keyword == "global_shape":
+                continue
+            if isinstance(n, bool) or not isinstance(n, int) and not (isinstance(n, torch.Tensor) and n.numel() == 1):
+                raise TypeError(f"{name}: {keyword}= must hold ints, but holds {_kind(n)}") from None
+            if not -_I63 <= int(n) < _I63:
+                raise ValueError(f"{name}: {keyword}= holds {int(n)}, outside the int64 range of a size") from None
+
+
+def _kind(value):
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _with_keyword_docs(doc, keywords):

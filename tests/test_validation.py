@@ -3,6 +3,7 @@ afterwards the tensor is bit-identical to what it was and no generator has moved
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -127,3 +128,29 @@ def test_meta_tensors_raise_what_real_ones_raise(name, call, make, error, text):
 
     assert raised("meta") == raised("cpu")
     assert text in raised("meta")[1]
+
+
+# Arguments of the wrong kind fail in the op's binding with a five-line message; deepinit answers
+# in one line that names what was given.
+KIND_CASES = [
+    ("a list as the tensor", lambda: deepinit.normal_([1.0, 2.0]), TypeError, "tensor must be a torch.Tensor, but got list"),
+    ("a NumPy array as the tensor", lambda: deepinit.kaiming_uniform_(np.zeros((3, 3))), TypeError,
+     "tensor must be a torch.Tensor, but got numpy.ndarray"),
+    ("a NumPy array to a function without fans", lambda: deepinit.trunc_normal_(np.zeros(3)), TypeError,
+     "but got numpy.ndarray"),
+    ("rows= as a list", lambda: deepinit.normal_(torch.empty(2, 3), seed=1, global_shape=(10, 3), rows=[5, 6]),
+     TypeError, "rows= must be a tensor of int64 ids, but got list"),
+    ("a size beyond int64", lambda: deepinit.normal_(torch.empty(2, 2), seed=1, global_shape=(2**64, 2), start=(0, 0)),
+     ValueError, "global_shape= holds 18446744073709551616"),
+    ("a start that is not an int", lambda: deepinit.uniform_(torch.empty(2, 2), seed=1, global_shape=(4, 4),
+                                                             start=(0, "a")), TypeError, "start= must hold ints"),
+]
+
+
+@pytest.mark.parametrize("name,call,error,text", KIND_CASES, ids=[c[0] for c in KIND_CASES])
+def test_arguments_of_the_wrong_kind_are_one_line(name, call, error, text):
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    assert text in message and "\n" not in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__  # no chained traceback
