@@ -34,7 +34,9 @@ from .extra import (  # torch.nn.init's deprecated aliases, with its FutureWarni
     xavier_uniform,
 )
 from .functions import FUNCTIONS
-from .modules import init_module_, parameter_key, patch, patch_torch
+from .keyed import parameter_key
+from .modules import init_module_
+from .patching import patch, patch_torch
 from .tables import init_table_file
 
 globals().update({f.name: f.function for f in FUNCTIONS})

@@ -11,6 +11,7 @@ This layer runs on every call, and models are mostly small parameters: it stays 
 """
 
 import inspect
+import threading
 from typing import Optional, Sequence
 
 import torch
@@ -36,6 +37,16 @@ def u64_arg(value, name: str) -> int:
 
 
 _is_compiling = torch.compiler.is_compiling
+
+# While init_module_ runs on a thread: its Keys (deepinit.keyed), which give the fills of the
+# model's tensors their keys in place of a generator.
+KEYING = {}
+
+
+def keyed_seed(tensor):
+    """The key that init_module_ gives a fill of `tensor` on this thread, or None."""
+    keys = KEYING.get(threading.get_ident())
+    return None if keys is None else keys.seed_for(tensor)
 
 
 def fill(op, tensor, params, generator=None, stream=()):
@@ -168,9 +179,12 @@ def random_function(window=True, torch_function=False):
         # (explain_bad_arguments), at no cost to calls that succeed.
         window_names = ", ".join(k if k in keywords else "None" for k in ("global_shape", "start", "rows"))
         source = (f"def make(body, Optional, Sequence, Tensor, _has_torch_function, _handle_torch_function, "
-                  f"explain_bad_arguments):\n"
+                  f"explain_bad_arguments, KEYING, keyed_seed):\n"
                   f"    def public({signature}):\n{dispatch}"
                   f"        try:\n"
+                  f"            if KEYING and seed is None:\n"
+                  f"                seed = keyed_seed({names[0]})\n"
+                  f"                generator = None if seed is not None else generator\n"
                   f"            if {unset}:\n"
                   f"                return body({', '.join(names)})\n"
                   f"            return body({', '.join(names + list(keywords))})\n"
@@ -181,7 +195,7 @@ def random_function(window=True, torch_function=False):
         factory = {}
         exec(source, body.__globals__, factory)  # as dataclasses make their methods: a signature of its own
         public = factory["make"](body, Optional, Sequence, torch.Tensor, torch.overrides.has_torch_function_variadic,
-                                 torch.overrides.handle_torch_function, explain_bad_arguments)
+                                 torch.overrides.handle_torch_function, explain_bad_arguments, KEYING, keyed_seed)
         public.__name__ = public.__qualname__ = body.__name__
         public.__module__ = body.__module__
         public.__doc__ = _with_keyword_docs(body.__doc__ or "", [k for k in keywords if k != "start"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import init as _init
+from .keyed import parameter_key
 
 
 @dataclass
@@ -122,7 +123,7 @@ def default_rule(config):
     return None
 
 
-def init_tables(module, seed, name_rules, type_rules, parameter_key):
+def init_tables(module, seed, name_rules, type_rules):
     """Fills every TorchRec table of `module`; returns the qualified names of their weights."""
     filled = set()
     for prefix, collection, plain in collections(module):

@@ -87,6 +87,7 @@ def _worker(rank, world, store_path):
         torch.manual_seed(99)
         assert torch.equal(deepinit.normal_(torch.empty(23, 5), seed=key), sharded.full_tensor())
         _model_worker(mesh)
+        _own_init_worker(mesh, rank)
         # Every rank done with every group before any tears one down: gloo has aborted a rank
         # ("terminate called without an active exception") when a peer left first.
         dist.barrier()
@@ -114,6 +115,48 @@ def _model_worker(mesh):
     reference = deepinit.init_module_(build(), seed=2024)
     for (name, p), (_, q) in zip(sharded.named_parameters(), reference.named_parameters()):
         assert torch.equal(p.full_tensor(), q), name
+
+
+def _own_init_worker(mesh, rank):
+    """A model that initialises itself (tests/models.py) built on the meta device and sharded with
+    FSDP2 (uneven shards on 4 ranks), then init_module_(init=), ranks seeded differently: every
+    parameter and buffer equals the single-process init. The same code under patch_torch() alone,
+    every rank seeded alike, equals the single-process run from that seed."""
+    from torch.distributed.fsdp import fully_shard
+
+    from models import Model
+
+    def sharded_model():
+        with torch.device("meta"):
+            model = Model(dim=18)
+        for block in model.blocks.values():
+            fully_shard(block, mesh=mesh)
+        fully_shard(model, mesh=mesh)
+        return model.to_empty(device="cpu")
+
+    def gathered(model):
+        return {name: t.full_tensor() if deepinit.distributed.is_dtensor(t) else t
+                for name, t in [*model.named_parameters(), *model.named_buffers()]}
+
+    torch.manual_seed(1000 + rank)
+    keyed = gathered(deepinit.init_module_(sharded_model(), 77, init=lambda m: m.init_weights()))
+    reference = deepinit.init_module_(Model(dim=18), 77, init=lambda m: m.init_weights())
+    for name, t in [*reference.named_parameters(), *reference.named_buffers()]:
+        assert torch.equal(keyed[name], t), name
+    routed = sharded_model()
+    torch.manual_seed(5)
+    with deepinit.patch_torch(), torch.no_grad():
+        routed.init_weights()
+    single = Model(dim=18)
+    torch.manual_seed(5)
+    with deepinit.patch_torch(), torch.no_grad():
+        single.init_weights()
+    routed = gathered(routed)
+    for name, t in [*single.named_parameters(), *single.named_buffers()]:
+        assert torch.equal(routed[name], t), name
+    # A view of a DTensor parameter that is not the whole of it has no name alike on every rank.
+    with pytest.raises(ValueError, match="view of DTensor head.weight"):
+        deepinit.init_module_(sharded_model(), 77, init=lambda m: m.head.weight.t().normal_(), strict=False)
 
 
 def _run_workers(world):

@@ -1,4 +1,5 @@
-"""One switch for existing models (patch, patch_torch) and reproducible whole-model init (init_module_)."""
+"""Reproducible whole-model init (init_module_): reset methods, or the model's own init code (init=),
+every fill keyed by (seed, the tensor's name)."""
 
 import functools
 
@@ -10,119 +11,8 @@ import torch.nn as nn
 import torch.nn.init as tinit
 
 import deepinit
+from models import Model
 from testing import DEVICES
-
-
-def test_patch_torch_as_a_function_and_as_a_context_manager():
-    original = tinit.normal_
-    handle = deepinit.patch_torch()
-    try:
-        assert tinit.normal_ is deepinit.normal_ and tinit.kaiming_uniform_ is deepinit.kaiming_uniform_
-    finally:
-        handle.undo()
-    assert tinit.normal_ is original
-    with deepinit.patch_torch():
-        with deepinit.patch_torch():  # nested patches restore in turn
-            assert tinit.xavier_uniform_ is deepinit.xavier_uniform_
-        assert tinit.xavier_uniform_ is deepinit.xavier_uniform_
-    assert tinit.normal_ is original and tinit.xavier_uniform_ is not deepinit.xavier_uniform_
-
-
-def test_patch_reaches_names_imported_from_torch_nn_init():
-    import torch.nn.modules.activation as activation  # MultiheadAttention imports xavier_uniform_ by name
-
-    before = activation.xavier_uniform_
-    with deepinit.patch_torch():
-        assert activation.xavier_uniform_ is deepinit.xavier_uniform_
-    assert activation.xavier_uniform_ is before
-
-
-def _fake_package(tmp_path, monkeypatch):
-    """A stand-in for DeePMD-kit: its own init module (a torch.nn.init twin with generator=) and a
-    layer module that imports the functions by name, as deepmd.pt.model.network.mlp does."""
-    package = tmp_path / "fakedp"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "init.py").write_text(
-        "import torch\n"
-        "def normal_(tensor, mean=0.0, std=1.0, generator=None):\n"
-        "    with torch.no_grad():\n"
-        "        return tensor.normal_(mean, std, generator=generator)\n"
-        "def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):\n"
-        "    with torch.no_grad():\n"
-        "        return tensor.normal_(mean, std, generator=generator).clamp_(a, b)\n"
-        "def helper(x):\n"
-        "    return x\n")
-    (package / "mlp.py").write_text(
-        "import torch\n"
-        "from .init import normal_, trunc_normal_, helper\n"
-        "def make(seed):\n"
-        "    g = torch.Generator().manual_seed(seed)\n"
-        "    return normal_(torch.empty(64, 32), std=0.5, generator=g), trunc_normal_(torch.empty(16), generator=g)\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import importlib
-
-    return importlib.import_module("fakedp.init"), importlib.import_module("fakedp.mlp")
-
-
-def test_patch_reaches_a_modules_functions_and_every_name_imported_from_it(tmp_path, monkeypatch):
-    init, mlp = _fake_package(tmp_path, monkeypatch)
-    originals = (init.normal_, init.trunc_normal_, mlp.normal_, mlp.trunc_normal_, init.helper, mlp.helper)
-    unpatched = mlp.make(3)
-    with deepinit.patch("fakedp.init"):
-        assert init.normal_ is deepinit.normal_ and mlp.normal_ is deepinit.normal_
-        assert mlp.trunc_normal_ is deepinit.trunc_normal_ and mlp.helper is originals[-1]
-        first, again = mlp.make(3), mlp.make(3)
-        assert all(torch.equal(x, y) for x, y in zip(first, again))  # a seeded generator: the same values
-        g = torch.Generator().manual_seed(3)
-        assert torch.equal(first[0], deepinit.normal_(torch.empty(64, 32), std=0.5, generator=g))
-    assert (init.normal_, init.trunc_normal_, mlp.normal_, mlp.trunc_normal_, init.helper, mlp.helper) == originals
-    assert all(torch.equal(x, y) for x, y in zip(unpatched, mlp.make(3)))
-    handle = deepinit.patch(init)
-    try:
-        assert mlp.normal_ is deepinit.normal_
-    finally:
-        handle.undo()
-    assert mlp.normal_ is originals[2]
-
-
-def test_patch_refuses_a_module_without_init_functions():
-    import json
-
-    with pytest.raises(ValueError, match="json"):
-        deepinit.patch(json)
-
-
-def _weights(make, patched, seed):
-    torch.manual_seed(seed)
-    if patched:
-        with deepinit.patch_torch():
-            return make()
-    return make()
-
-
-MODELS = {
-    "Linear.weight": lambda: nn.Linear(300, 200).weight,
-    "Linear.bias": lambda: nn.Linear(300, 2000).bias,
-    "Conv2d.weight": lambda: nn.Conv2d(16, 32, 5).weight,
-    "Embedding.weight": lambda: nn.Embedding(2000, 32).weight,
-    "MultiheadAttention.in_proj_weight": lambda: nn.MultiheadAttention(64, 4).in_proj_weight,
-    "LSTM.weight_ih_l0": lambda: nn.LSTM(64, 128).weight_ih_l0,
-}
-
-
-@pytest.mark.parametrize("name", MODELS)
-def test_models_built_under_the_patch_have_torch_distributions(name):
-    ours = _weights(MODELS[name], True, 1).detach().numpy().ravel()
-    theirs = _weights(MODELS[name], False, 2).detach().numpy().ravel()
-    assert not np.array_equal(ours, theirs)
-    assert scipy.stats.ks_2samp(ours, theirs).pvalue > 1e-4
-
-
-def test_patched_construction_is_reproducible_and_consumes_the_default_generator():
-    a = _weights(lambda: nn.Linear(50, 60).weight, True, 7)
-    b = _weights(lambda: nn.Linear(50, 60).weight, True, 7)
-    assert torch.equal(a, b)
 
 
 class Net(nn.Module):
@@ -222,3 +112,158 @@ def test_a_reset_method_that_needs_arguments_is_not_a_modules_own_reset():
     again = Wrapper()
     deepinit.init_module_(again, seed=5)
     assert torch.equal(model.inner.weight, again.inner.weight)
+
+
+# --- init=: the model's own init code, keyed --------------------------------------------------------
+
+def _own_init(model, seed=21, **kwargs):
+    return deepinit.init_module_(model, seed, init=lambda m: m.init_weights(**kwargs))
+
+
+def _tensors(model):
+    return {**dict(model.named_parameters()), **dict(model.named_buffers())}
+
+
+def test_init_runs_the_models_own_code_with_every_fill_keyed_by_name():
+    torch.manual_seed(1)
+    first = _own_init(Model())
+    second = Model()
+    torch.manual_seed(2)
+    state = torch.get_rng_state()
+    _own_init(second)
+    assert torch.equal(torch.get_rng_state(), state)  # no generator was drawn from
+    a, b = _tensors(first), _tensors(second)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    reversed_order = _tensors(_own_init(Model(), reverse=True))
+    assert all(torch.equal(a[k], reversed_order[k]) for k in a)  # not the order of the calls
+    other_seed = _tensors(_own_init(Model(), seed=22))
+    assert not torch.equal(a["blocks.0.qkv.weight"], other_seed["blocks.0.qkv.weight"])
+
+
+def test_init_keeps_the_models_own_laws():
+    model = _own_init(Model(dim=64))
+    weight = model.blocks["1"].qkv.weight
+    thirds = weight.view(3, 64, 64)
+    assert not torch.equal(thirds[0], thirds[1])  # three temporaries, three streams
+    # torch.nn.init.trunc_normal_(std=.02) truncates at a=-2, b=2: a normal, in effect.
+    assert scipy.stats.kstest(weight.detach().ravel().numpy(), scipy.stats.norm(0, 0.02).cdf).pvalue > 1e-3
+    assert abs(model.blocks["1"].proj.weight.std().item() - 0.01) < 0.001
+    assert torch.all(model.blocks["1"].norm.weight == 1) and torch.all(model.head.bias == 0)
+    gate = model.blocks["1"].gate
+    assert gate.min() >= 0.5 and gate.max() <= 1.5 and gate.std() > 0.2
+    expected = deepinit.normal_(torch.empty(50, 64), std=0.5, seed=deepinit.parameter_key(21, "embed.weight"))
+    assert torch.equal(model.embed.weight, expected)
+
+
+def test_a_stage_that_holds_some_blocks_gets_the_whole_models_values():
+    whole = _tensors(_own_init(Model()))
+    stage = _tensors(_own_init(Model(blocks=(2,))))
+    assert set(stage) < set(whole) and all(torch.equal(stage[k], whole[k]) for k in stage)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_init_on_the_meta_device_then_to_empty_equals_the_eager_init(device):
+    eager = _tensors(_own_init(Model().to(device)))
+    with torch.device("meta"):
+        deferred = Model()
+    deferred = _tensors(_own_init(deferred.to_empty(device=device)))
+    assert all(torch.equal(eager[k], deferred[k]) for k in eager)
+
+
+def test_init_that_leaves_a_parameter_untouched_is_reported_by_name():
+    class Partial(Model):
+        def init_weights(self):
+            tinit.normal_(self.embed.weight)
+
+    with pytest.raises(ValueError, match=r"init=, rule or fill initialised \['blocks.0.norm.weight'") as info:
+        deepinit.init_module_(Partial(), 1, init=lambda m: m.init_weights())
+    assert "\n" not in str(info.value)
+    deepinit.init_module_(Partial(), 1, init=lambda m: m.init_weights(), strict=False)
+
+
+def test_a_parameter_without_a_reset_method_is_reported_naming_init():
+    with pytest.raises(ValueError, match=r"blocks.0.norm.weight.*init=lambda m: m.init_weights\(\)"):
+        deepinit.init_module_(Model(), seed=1)
+
+
+@pytest.mark.parametrize("name,init,text", [
+    ("a tensor that is not the model's", lambda m: torch.empty(3).normal_(),
+     "init= filled a tensor of shape (3,), float32, on cpu that is neither a parameter"),
+    ("torch.randn", lambda m: m.head.weight.copy_(torch.randn(5, 16)), "init= called torch.randn, whose values come"),
+    ("Tensor.bernoulli_", lambda m: m.head.weight.bernoulli_(0.5), "init= called Tensor.bernoulli_"),
+])
+def test_init_refuses_random_values_no_key_stands_for(name, init, text):
+    with pytest.raises(ValueError) as info:
+        deepinit.init_module_(Model(), 1, init=init, strict=False)
+    assert text in str(info.value) and "\n" not in str(info.value)
+
+
+def test_randn_like_of_a_parameter_is_keyed_as_a_tensor_made_from_it():
+    def init(model):
+        model.head.weight.copy_(torch.randn_like(model.head.weight) * 0.1)
+        model.embed.weight.copy_(torch.rand_like(model.embed.weight))
+
+    first = deepinit.init_module_(Model(), 3, init=init, strict=False)
+    torch.manual_seed(99)
+    second = deepinit.init_module_(Model(), 3, init=init, strict=False)
+    assert torch.equal(first.head.weight, second.head.weight) and torch.equal(first.embed.weight, second.embed.weight)
+    assert abs(first.head.weight.std().item() - 0.1) < 0.03 and first.embed.weight.min() >= 0
+
+
+def test_init_must_be_callable():
+    with pytest.raises(TypeError, match="init= must be callable.*but got str"):
+        deepinit.init_module_(Model(), 1, init="init_weights")
+
+
+def test_rules_apply_after_init():
+    model = deepinit.init_module_(Model(), 4, init=lambda m: m.init_weights(), rules={"*.bias": deepinit.ones_})
+    assert torch.all(model.head.bias == 1) and torch.all(model.blocks["0"].qkv.bias == 1)
+
+
+def test_a_buffer_the_init_replaces_is_named_anew_and_the_old_one_names_nothing():
+    from deepinit.keyed import _storage
+
+    class Cached(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.empty(3))
+            self.register_buffer("cache", torch.empty(1000))
+
+        def init_weights(self):
+            self.weight.data.fill_(1.0)
+            old = _storage(self.cache)
+            self.cache = torch.empty(1000)  # the old buffer is gone
+            self.cache.normal_()  # the new one has the name
+            # A tensor that takes the old buffer's storage has no name.
+            stray = next((t for t in (torch.empty(1000) for _ in range(100)) if _storage(t) == old), None)
+            if stray is None:
+                pytest.skip("no tensor took the old buffer's storage")
+            stray.normal_()
+
+    with pytest.raises(ValueError, match="neither a parameter"):
+        deepinit.init_module_(Cached(), 5, init=lambda m: m.init_weights())
+
+
+class Tied(nn.Module):
+    """A head tied to the embedding, re-tied by its init as torchtitan's Decoder does (to_empty
+    unties them)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.head = nn.Linear(4, 10, bias=False)
+        self.head.weight = self.embed.weight
+
+    def init_weights(self):
+        self.embed.weight = self.head.weight
+        tinit.normal_(self.head.weight, std=0.1)
+
+
+def test_a_tied_weight_is_named_by_its_first_name_however_the_model_was_made():
+    eager = deepinit.init_module_(Tied(), 8, init=lambda m: m.init_weights())
+    with torch.device("meta"):
+        deferred = Tied()
+    deferred = deepinit.init_module_(deferred.to_empty(device="cpu"), 8, init=lambda m: m.init_weights())
+    assert deferred.embed.weight is deferred.head.weight and torch.equal(deferred.head.weight, eager.head.weight)
+    expected = deepinit.normal_(torch.empty(10, 4), std=0.1, seed=deepinit.parameter_key(8, "embed.weight"))
+    assert torch.equal(eager.head.weight, expected)
