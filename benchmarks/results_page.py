@@ -7,8 +7,8 @@ with the date, the machine, the versions and the exact commands, so that anyone 
 
 Sections: bench (`deepinit-bench`, the main command's table), per-call (`deepinit-bench
 --per-call`), targets (`benchmarks/cpu_targets.py`), sharding (`benchmarks/sharding_bench.py`),
-patch (`benchmarks/patch_bench.py`), layouts (`benchmarks/layouts.py`); --append adds sections to an
-existing page.
+patch (`benchmarks/patch_bench.py`), layouts (`benchmarks/layouts.py`), model-init
+(`benchmarks/model_init.py`, which needs torchtitan); --append adds sections to an existing page.
 Run it from outside the source tree's `deepinit/` package directory, with deepinit installed.
 """
 
@@ -29,6 +29,7 @@ SECTIONS = {
     "patch": ("Model construction under patch_torch", [sys.executable, "benchmarks/patch_bench.py"]),
     "layouts": ("Layouts: windows, strided views, rows by id", [sys.executable, "benchmarks/layouts.py", "--device",
                                                                  "cpu", "--rows", "1000000"]),
+    "model-init": ("A model's own init: torchtitan's llama3", [sys.executable, "benchmarks/model_init.py"]),
 }
 
 
@@ -84,8 +85,8 @@ def header(title, note):
 
 def run_section(key):
     title, command = SECTIONS[key]
-    result = subprocess.run(command, cwd=ROOT if key in ("targets", "sharding", "patch") else None, capture_output=True,
-                            text=True)
+    in_root = key in ("targets", "sharding", "patch", "model-init")
+    result = subprocess.run(command, cwd=ROOT if in_root else None, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
     shown = " ".join("python" if c == sys.executable else c for c in command)
