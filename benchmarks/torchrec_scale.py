@@ -70,7 +70,7 @@ def worker(rank, world, store, args, out):
     figures["local_gib"] = sum(p.numel() * 4 for table in tables(prefix, sharded) for p, _ in table.pieces) / 2**30
     # 1000 random rows of each table, gathered from the shards, against the same rows of the
     # unsharded init computed alone (rows=).
-    from deepinit.keyed import parameter_key
+    from deepinit import parameter_key
     from deepinit.torchrec_tables import default_rule, key_name
 
     ids = torch.randint(0, rows, (1000,), generator=torch.Generator().manual_seed(0))

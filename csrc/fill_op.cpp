@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "torch_dtypes.h"
+
 namespace deepinit {
 namespace {
 
@@ -12,11 +14,8 @@ const char* name_of(LawTag<Params>) {
 
 template <template <class> class Params>
 void check_law(LawTag<Params>, c10::ScalarType dtype, at::IntArrayRef sizes, at::IntArrayRef strides,
-               c10::Device device, at::ArrayRef<double> params, std::optional<int64_t> seed, int64_t offset,
-               std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-               at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows) {
-  FillKernel<Params>::check(dtype, sizes, strides, device, params, seed, offset, std::move(generator), global_shape,
-                            start, rows);
+               c10::Device device, at::ArrayRef<double> params, StreamArgs stream) {
+  FillKernel<Params>::check(dtype, sizes, strides, device, params, std::move(stream));
 }
 
 // Sizes and strides of a fake tensor, which may be symbolic: the checks need their values.
@@ -59,8 +58,8 @@ void check_fill(const std::string& name, c10::ScalarType dtype, c10::Device devi
   for_each_law([&](auto law) {
     if (!found && name == name_of(law)) {
       found = true;
-      check_law(law, dtype, concrete_sizes, concrete_strides, device, params, seed, offset, generator, global_shape,
-                start, rows);
+      check_law(law, dtype, concrete_sizes, concrete_strides, device, params,
+                StreamArgs{seed, offset, generator, global_shape, start, rows});
     }
   });
   TORCH_CHECK(found, "deepinit: no fill named ", name);

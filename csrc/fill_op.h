@@ -1,12 +1,12 @@
 // The fill ops, made from the law catalog (laws.h): their schemas (ops.cpp), and one kernel per
-// law for each backend. A kernel checks the tensor, the law's arguments and the stream request,
-// in the order the fakes check them (check_fill), decides the output dtype once, and hands the
-// law's parameters, typed by dtype and law, to its backend:
+// law for each backend. A kernel unpacks its stream arguments once (StreamArgs), checks the
+// tensor, the law's arguments and the stream request, in the order the fakes check them
+// (check_fill), decides the output dtype once, plans the fill (fill_plan.h) and hands the plan,
+// typed by dtype and law, to its backend:
 //
-//   Backend::fill<D, Params>(self, params, request)
+//   Backend::run(const FillPlan<D, Params>& plan)
 //
-// which starts the stream (stream_start.h) and runs its kernels. Nothing is written before every
-// check has passed.
+// which only launches its kernels. Nothing is written before every check has passed.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -16,16 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "fill_plan.h"
 #include "laws.h"
-#include "stream_start.h"
 
 namespace deepinit {
-
-// Every fill's stream arguments, after the law's own (docs/stream.md); the kernels below take
-// them in this order.
-constexpr const char* kStreamParameters =
-    "int? seed=None, int offset=0, Generator? generator=None, int[]? global_shape=None, int[]? start=None, "
-    "Tensor? rows=None";
 
 template <template <class> class Params>
 std::string fill_schema() {
@@ -47,13 +41,11 @@ struct FillKernel<Params, Planned (*)(Args...)> {
   // Every check of a call, in order; then fn(DtypeTag<D>{}, the law's parameters, the request).
   template <class Fn>
   static void checked(c10::ScalarType type, at::IntArrayRef sizes, at::IntArrayRef strides, c10::Device device,
-                      Args... args, std::optional<int64_t> seed, int64_t offset, std::optional<at::Generator> generator,
-                      at::OptionalIntArrayRef global_shape, at::OptionalIntArrayRef start,
-                      const std::optional<at::Tensor>& rows, Fn&& fn) {
+                      Args... args, StreamArgs stream, Fn&& fn) {
     const OutDtype dtype = check_target(type, sizes, strides, Law<Params>::kName);
     with_dtype(dtype, [&](auto tag) {
       const auto params = Law<Params>::template plan<decltype(tag)::value>(args...);
-      fn(tag, params, stream_request(sizes, device, seed, offset, std::move(generator), global_shape, start, rows));
+      fn(tag, params, check_stream(sizes, device, std::move(stream)));
     });
   }
 
@@ -61,33 +53,31 @@ struct FillKernel<Params, Planned (*)(Args...)> {
   static void run(const at::Tensor& self, Args... args, std::optional<int64_t> seed, int64_t offset,
                   std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
                   at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows) {
-    checked(self.scalar_type(), self.sizes(), self.strides(), self.device(), args..., seed, offset,
-            std::move(generator), global_shape, start, rows,
+    checked(self.scalar_type(), self.sizes(), self.strides(), self.device(), args...,
+            StreamArgs{seed, offset, std::move(generator), global_shape, start, rows},
             [&](auto tag, const auto& params, const StreamRequest& request) {
-              Backend::template fill<decltype(tag)::value, Params>(self, params, request);
+              constexpr OutDtype D = decltype(tag)::value;
+              FillPlacement placement;
+              if (place_fill(self, D, request, placement)) {
+                Backend::run(FillPlan<D, Params>{params, placement});
+              }
             });
   }
 
   // The checks alone, with the law's arguments as a list (check_fill).
   static void check(c10::ScalarType type, at::IntArrayRef sizes, at::IntArrayRef strides, c10::Device device,
-                    at::ArrayRef<double> args, std::optional<int64_t> seed, int64_t offset,
-                    std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-                    at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows) {
+                    at::ArrayRef<double> args, StreamArgs stream) {
     TORCH_CHECK(args.size() == kArity, "deepinit.", Law<Params>::kName, " takes ", kArity, " parameters, but got ",
                 args.size());
-    check_with(type, sizes, strides, device, args, seed, offset, std::move(generator), global_shape, start, rows,
-               std::make_index_sequence<kArity>{});
+    check_with(type, sizes, strides, device, args, std::move(stream), std::make_index_sequence<kArity>{});
   }
 
  private:
   template <size_t... I>
   static void check_with(c10::ScalarType type, at::IntArrayRef sizes, at::IntArrayRef strides, c10::Device device,
-                         at::ArrayRef<double> args, std::optional<int64_t> seed, int64_t offset,
-                         std::optional<at::Generator> generator, at::OptionalIntArrayRef global_shape,
-                         at::OptionalIntArrayRef start, const std::optional<at::Tensor>& rows,
-                         std::index_sequence<I...>) {
-    checked(type, sizes, strides, device, static_cast<Args>(args[I])..., seed, offset, std::move(generator),
-            global_shape, start, rows, [](auto, const auto&, const StreamRequest&) {});
+                         at::ArrayRef<double> args, StreamArgs stream, std::index_sequence<I...>) {
+    checked(type, sizes, strides, device, static_cast<Args>(args[I])..., std::move(stream),
+            [](auto, const auto&, const StreamRequest&) {});
   }
 };
 

@@ -13,23 +13,9 @@
 #include <limits>
 
 #include "job.h"
+#include "torch_dtypes.h"
 
 namespace deepinit {
-
-// "torch.float32", as Python users know the dtype.
-constexpr const char* dtype_name(OutDtype dtype) {
-  switch (dtype) {
-    case OutDtype::kFloat32:
-      return "torch.float32";
-    case OutDtype::kFloat64:
-      return "torch.float64";
-    case OutDtype::kFloat16:
-      return "torch.float16";
-    case OutDtype::kBFloat16:
-      return "torch.bfloat16";
-  }
-  return "?";
-}
 
 template <template <class> class Params>
 struct Law;
@@ -38,52 +24,6 @@ namespace law_checks {
 
 inline void finite(double value, const char* op, const char* name) {
   TORCH_CHECK(std::isfinite(value), "deepinit.", op, ": ", name, " must be finite, but got ", value);
-}
-
-// The 16-bit value nearest x on the inner side of a bound (up: the smallest >= x; else the
-// largest <= x), from its bits (sign-magnitude order).
-template <class ToBits, class ToFloat>
-double round_to_16bit(double x, bool up, ToBits to_bits, ToFloat to_float) {
-  const auto step = [](uint16_t bits, bool toward_up) -> uint16_t {
-    if ((bits & 0x7fff) == 0) {
-      return toward_up ? 0x0001 : 0x8001;
-    }
-    return ((bits & 0x8000) != 0) != toward_up ? bits + 1 : bits - 1;
-  };
-  uint16_t h = to_bits(static_cast<float>(x));
-  // The conversion went through float, so step until h is the first value on the right side.
-  while (up ? static_cast<double>(to_float(h)) < x : static_cast<double>(to_float(h)) > x) {
-    h = step(h, up);
-  }
-  for (uint16_t closer = step(h, !up); up ? static_cast<double>(to_float(closer)) >= x
-                                          : static_cast<double>(to_float(closer)) <= x;
-       closer = step(h, !up)) {
-    h = closer;
-  }
-  return to_float(h);
-}
-
-// The dtype's closest value on the inner side of bound x (up: smallest >= x; else largest <= x).
-inline double round_inward(double x, OutDtype dtype, bool up) {
-  if (std::isinf(x)) {
-    return x;
-  }
-  switch (dtype) {
-    case OutDtype::kFloat64:
-      return x;
-    case OutDtype::kFloat32: {
-      float f = static_cast<float>(x);
-      if (up ? f < x : f > x) {
-        f = std::nextafter(f, up ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity());
-      }
-      return f;
-    }
-    case OutDtype::kFloat16:
-      return round_to_16bit(x, up, core::float_to_half_bits, core::half_bits_to_float);
-    case OutDtype::kBFloat16:
-      return round_to_16bit(x, up, core::float_to_bfloat16_bits, core::bfloat16_bits_to_float);
-  }
-  return x;
 }
 
 }  // namespace law_checks
@@ -104,7 +44,7 @@ struct Law<core::UniformParams> {
       TORCH_CHECK(std::isfinite(span), "deepinit.uniform_: high - low overflows float64");
     } else {
       TORCH_CHECK(std::isfinite(static_cast<float>(span)), "deepinit.uniform_: high - low = ", span,
-                  " overflows float32, in which ", dtype_name(D), " fills are computed");
+                  " overflows float32, in which ", dtype_name<D>(), " fills are computed");
     }
     return {static_cast<T>(low), static_cast<T>(span)};
   }
@@ -138,12 +78,12 @@ struct Law<core::TruncatedNormalPlan> {
     law_checks::finite(std, kName, "std");
     TORCH_CHECK(!std::isnan(a) && !std::isnan(b), "deepinit.trunc_normal_: bounds a and b must not be NaN");
     TORCH_CHECK(a < b, "deepinit.trunc_normal_: a must be less than b, but got a=", a, ", b=", b);
-    const double lo = law_checks::round_inward(a, D, /*up=*/true);
-    const double hi = law_checks::round_inward(b, D, /*up=*/false);
+    const double lo = DtypeTraits<D>::round_inward(a, /*up=*/true);
+    const double hi = DtypeTraits<D>::round_inward(b, /*up=*/false);
     // A finite bound past the dtype's largest value leaves only an infinity, which is no value.
     const bool admits_a_value = lo <= hi && lo != std::numeric_limits<double>::infinity() &&
                                 hi != -std::numeric_limits<double>::infinity();
-    TORCH_CHECK(admits_a_value, "deepinit.trunc_normal_: no ", dtype_name(D), " value lies in [a, b] = [", a, ", ", b,
+    TORCH_CHECK(admits_a_value, "deepinit.trunc_normal_: no ", dtype_name<D>(), " value lies in [a, b] = [", a, ", ", b,
                 "]");
     return core::plan_truncated_normal<ComputeOf<D>>(mean, std, a, b, lo, hi);
   }

@@ -1,6 +1,6 @@
 #include "layout.h"
 
-#include "stream_start.h"
+#include "stream_request.h"
 
 namespace deepinit {
 
@@ -19,9 +19,9 @@ ElementPositions element_positions(at::IntArrayRef sizes, const StreamRequest& r
   return positions;
 }
 
-RowLayout row_layout(at::IntArrayRef tensor_sizes, at::IntArrayRef tensor_strides, const ElementPositions& positions) {
-  RowLayout layout{};
-  int64_t sizes[RowLayout::kMaxDims + 1], memory[RowLayout::kMaxDims + 1], stream[RowLayout::kMaxDims + 1];
+RunLayout run_layout(at::IntArrayRef tensor_sizes, at::IntArrayRef tensor_strides, const ElementPositions& positions) {
+  RunLayout layout{};
+  int64_t sizes[RunLayout::kMaxDims + 1], memory[RunLayout::kMaxDims + 1], stream[RunLayout::kMaxDims + 1];
   int dims = 0;
   for (size_t d = 0; d < tensor_sizes.size(); ++d) {
     const int64_t size = tensor_sizes[d];
@@ -39,8 +39,8 @@ RowLayout row_layout(at::IntArrayRef tensor_sizes, at::IntArrayRef tensor_stride
     stream[dims] = positions.strides[d];
     ++dims;
   }
-  // Rows run along the stream: unless the innermost dim left moves it by 1 (a window whose last
-  // dims are of size 1 here but not in the logical tensor, or a single element), rows are single
+  // Runs go along the stream: unless the innermost dim left moves it by 1 (a window whose last
+  // dims are of size 1 here but not in the logical tensor, or a single element), runs are single
   // elements.
   if (dims == 0 || stream[dims - 1] != 1) {
     sizes[dims] = 1;
@@ -49,7 +49,7 @@ RowLayout row_layout(at::IntArrayRef tensor_sizes, at::IntArrayRef tensor_stride
     ++dims;
   }
   layout.length = sizes[dims - 1];
-  layout.row_stride = memory[dims - 1];
+  layout.run_stride = memory[dims - 1];
   layout.outer_dims = dims - 1;
   layout.count = 1;
   for (int d = 0; d < dims - 1; ++d) {
@@ -61,25 +61,25 @@ RowLayout row_layout(at::IntArrayRef tensor_sizes, at::IntArrayRef tensor_stride
   return layout;
 }
 
-ListedRows listed_rows(at::IntArrayRef sizes, at::IntArrayRef strides, const ElementPositions& positions) {
+SliceLayout picked_slices(at::IntArrayRef sizes, at::IntArrayRef strides, const ElementPositions& positions) {
   const ElementPositions inner{positions.base, std::vector<int64_t>(positions.strides.begin() + 1, positions.strides.end())};
   return {sizes[0], strides[0], static_cast<uint64_t>(positions.strides[0]),
-          row_layout(sizes.slice(1), strides.slice(1), inner)};
+          run_layout(sizes.slice(1), strides.slice(1), inner)};
 }
 
-ListedRows rows_of_first_dim(const RowLayout& rows) {
-  if (rows.outer_dims == 0) {
-    return {1, 0, 0, rows};
+SliceLayout slices_of_first_dim(const RunLayout& runs) {
+  if (runs.outer_dims == 0) {
+    return {1, 0, 0, runs};
   }
-  RowLayout inner = rows;
-  inner.outer_dims = rows.outer_dims - 1;
-  inner.count = rows.count / rows.sizes[0];
+  RunLayout inner = runs;
+  inner.outer_dims = runs.outer_dims - 1;
+  inner.count = runs.count / runs.sizes[0];
   for (int d = 0; d < inner.outer_dims; ++d) {
-    inner.sizes[d] = rows.sizes[d + 1];
-    inner.memory_strides[d] = rows.memory_strides[d + 1];
-    inner.stream_strides[d] = rows.stream_strides[d + 1];
+    inner.sizes[d] = runs.sizes[d + 1];
+    inner.memory_strides[d] = runs.memory_strides[d + 1];
+    inner.stream_strides[d] = runs.stream_strides[d + 1];
   }
-  return {rows.sizes[0], rows.memory_strides[0], static_cast<uint64_t>(rows.stream_strides[0]), inner};
+  return {runs.sizes[0], runs.memory_strides[0], static_cast<uint64_t>(runs.stream_strides[0]), inner};
 }
 
 }  // namespace deepinit

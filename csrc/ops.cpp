@@ -12,6 +12,7 @@
 
 #include "cpu/capability.h"
 #include "fill_op.h"
+#include "torch_dtypes.h"
 
 namespace deepinit {
 #if defined(DEEPINIT_WITH_CUDA)
@@ -34,6 +35,27 @@ void define_fill(torch::Library& m, LawTag<Params>) {
   m.def(fill_schema<Params>().c_str());
 }
 
+// _split_stream: a fill of `numel` elements of tensor's dtype on its device, then optionally a
+// fill of all of `then`, from one reservation (StreamSource::split).
+std::vector<int64_t> split_stream(const at::Tensor& tensor, int64_t numel, const std::optional<at::Tensor>& then,
+                                  std::optional<int64_t> seed, int64_t offset, std::optional<at::Generator> generator) {
+  const StreamRequest request = check_stream({}, tensor.device(), StreamArgs{seed, offset, std::move(generator)});
+  std::vector<OutDtype> dtypes{out_dtype_of(tensor.scalar_type(), "_split_stream")};
+  std::vector<int64_t> numels{numel};
+  if (then.has_value()) {
+    dtypes.push_back(out_dtype_of(then->scalar_type(), "_split_stream"));
+    numels.push_back(then->numel());
+  }
+  return request.source(tensor.device()).split(request.offset, dtypes, numels);
+}
+
+// The output dtypes' names, in OutDtype's order (for the Python layer's list of them).
+std::vector<std::string> dtype_names() {
+  std::vector<std::string> names;
+  for_each_dtype([&](auto tag) { names.emplace_back(DtypeTraits<decltype(tag)::value>::kName); });
+  return names;
+}
+
 }  // namespace
 }  // namespace deepinit
 
@@ -46,16 +68,18 @@ TORCH_LIBRARY(deepinit, m) {
       "Tensor? rows=None) -> ()",
       &deepinit::check_fill);
   m.def("_fill_names() -> str[]", &deepinit::fill_names);
-  // The stream of a Python path that splits one draw between two consecutive fills on the device
-  // of `tensor` (sparse_: the values, then the keys): [key, first position of a fill of `numel`
-  // elements of tensor's dtype, first position of a fill of all of `then` after it], from seed=
-  // and offset= as given, or drawn from the generator (or the default generator of the device)
-  // by the rule of the device's fills, once for both. (Tensors name the dtypes and the device:
-  // they cost a call less than lists and a Device would.)
+  // The stream of a Python path that splits one reservation between two consecutive fills on the
+  // device of `tensor` (sparse_: the values, then the keys; a DTensor's several local shards):
+  // [key, first position of a fill of `numel` elements of tensor's dtype, first position of a
+  // fill of all of `then` after it], from seed= and offset= as given, or reserved from the
+  // generator (or the default generator of the device) by the rule of the device's fills, once
+  // for both. (Tensors name the dtypes and the device: they cost a call less than lists and a
+  // Device would.)
   m.def(
-      "_stream_positions(Tensor tensor, int numel, Tensor? then=None, *, int? seed=None, int offset=0, "
+      "_split_stream(Tensor tensor, int numel, Tensor? then=None, *, int? seed=None, int offset=0, "
       "Generator? generator=None) -> int[]",
-      &deepinit::stream_positions_of);
+      &deepinit::split_stream);
+  m.def("_dtype_names() -> str[]", &deepinit::dtype_names);
   // Whether a generator on device `generator` may fill a tensor on device `tensor`.
   m.def("_generator_serves(Device generator, Device tensor) -> bool", &deepinit::generator_serves);
   // Which CPU kernel runs ("avx512vl", "avx2" or "scalar"); returns the previous choice. For tests and

@@ -34,7 +34,7 @@ from .extra import (  # torch.nn.init's deprecated aliases, with its FutureWarni
     xavier_uniform,
 )
 from .functions import FUNCTIONS
-from .keyed import parameter_key
+from ._stream import parameter_key
 from .modules import init_module_
 from .patching import patch, patch_torch
 from .tables import init_table_file

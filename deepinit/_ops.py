@@ -16,7 +16,9 @@ FILLS = {name: getattr(torch.ops.deepinit, name).default for name in FILL_NAMES}
 UNIFORM = FILLS["uniform_"]
 NORMAL = FILLS["normal_"]
 TRUNC_NORMAL = FILLS["trunc_normal_"]
-STREAM_POSITIONS = torch.ops.deepinit._stream_positions.default
+SPLIT_STREAM = torch.ops.deepinit._split_stream.default
+# The dtypes the fills write, by name, as the C++ dtype traits list them (csrc/dtypes.h).
+DTYPES = {name: getattr(torch, name) for name in torch.ops.deepinit._dtype_names()}
 _CHECK_FILL = torch.ops.deepinit._check_fill.default
 
 

@@ -1,26 +1,40 @@
 """The stream layer: the one path from the Python API to the fill ops.
 
-Every random function (init.py, extra.py, modules.py, tables) is made by ``random_function``,
-which gives it the stream keywords and their docs, and fills through ``fill``, which turns a
-call's stream arguments into the op's and nothing more: the op checks them, before it writes
-anything (csrc/stream_start.h). A DTensor is filled as its local shard (or TorchRec's several
-local shards), the window of its global shape that the shard covers, with the caller's seed or
-generator (a generator gives the key of a fill of the whole, and advances as that fill would).
+Every random function (init.py, extra.py) takes its stream keywords (seed=, offset= and, when it
+can fill any block of a logical tensor, global_shape=, start=, rows=) as ``**stream``, declared by
+``random_function`` (the signature and docs that ``inspect`` and ``help`` show), and fills through
+``fill``. A call's keywords become one ``Stream`` value, checked here for their kinds; the op
+checks everything else, before it writes anything. Where a stream starts is decided in C++
+(csrc/stream_source.h): ``split_stream`` is the one way Python splits a stream between several
+fills. A DTensor is filled as its local shard (or TorchRec's several local shards), the window of
+its global shape that the shard covers, with the caller's seed or generator (a generator gives the
+key of a fill of the whole, and advances as that fill would).
+
+While init_module_ runs on a thread (deepinit.keyed), a fill of one of the model's tensors that
+names no seed takes its key from the tensor's name (``KEYING``).
 
 This layer runs on every call, and models are mostly small parameters: it stays thin.
 """
 
+import hashlib
 import inspect
+import json
+import sys
 import threading
 from typing import Optional, Sequence
 
 import torch
 
-from ._ops import NORMAL, STREAM_POSITIONS, TRUNC_NORMAL, UNIFORM  # noqa: F401  (the fills, for the API)
+from ._ops import NORMAL, SPLIT_STREAM, TRUNC_NORMAL, UNIFORM  # noqa: F401  (the fills, for the API)
 from ._shards import is_dtensor, shard_window
 
 _U64 = 1 << 64
 _I63 = 1 << 63
+_is_compiling = torch.compiler.is_compiling
+
+# While init_module_ runs on a thread: its Keys (deepinit.keyed), which give the fills of the
+# model's tensors their keys in place of a generator.
+KEYING = {}
 
 
 def u64_arg(value, name: str) -> int:
@@ -36,91 +50,162 @@ def u64_arg(value, name: str) -> int:
     return value - _U64 if value >= _I63 else value
 
 
-_is_compiling = torch.compiler.is_compiling
+KEYED_ROWS = -1  # the op's global_shape[0] for a keyed table (StreamRequest::kKeyedRows)
 
-# While init_module_ runs on a thread: its Keys (deepinit.keyed), which give the fills of the
-# model's tensors their keys in place of a generator.
-KEYING = {}
-
-
-def keyed_seed(tensor):
-    """The key that init_module_ gives a fill of `tensor` on this thread, or None."""
-    keys = KEYING.get(threading.get_ident())
-    return None if keys is None else keys.seed_for(tensor)
+# The stream keywords, as every random function's signature declares them after its own
+# parameters; functions that fill any block of a logical tensor take the window's too.
+STREAM_KEYWORDS = ("seed", "offset")
+WINDOW_KEYWORDS = ("global_shape", "start", "rows")
 
 
-def fill(op, tensor, params, generator=None, stream=()):
-    """op(tensor, *params) with a Python call's generator and stream arguments (seed, offset and,
-    for a window, global_shape and start, in the order random_function passes them; none when
-    the call set none of them); returns the tensor."""
-    if type(tensor) is not torch.Tensor and is_dtensor(tensor):
-        return _fill_dtensor(op, tensor, params, generator, *stream)
-    # The common calls pass only the arguments they set, to the op's builtin itself (each keyword
-    # argument and the OpOverload's own __call__ cost a fraction of a microsecond); Dynamo
-    # traces the OpOverload.
+class Stream:
+    """A call's stream keywords, of the kinds the ops take: seed= (a 64-bit key, as its int64 two's
+    complement) or None, offset=, and a window: global_shape= (None rows: a keyed table), start=,
+    rows=. The ops check the rest."""
+
+    __slots__ = ("seed", "offset", "global_shape", "start", "rows")
+
+    def __init__(self, seed=None, offset=0, global_shape=None, start=None, rows=None):
+        self.seed = None if seed is None else u64_arg(seed, "seed")
+        self.offset = u64_arg(offset, "offset")
+        self.global_shape = None if global_shape is None else \
+            [KEYED_ROWS if d == 0 and n is None else int(n) for d, n in enumerate(global_shape)]
+        self.start = None if start is None else [int(n) for n in start]
+        self.rows = rows
+
+    @classmethod
+    def of(cls, keywords, window=True):
+        """The Stream of a call's ``**stream`` keywords (TypeError for one the function lacks)."""
+        if isinstance(keywords, Stream):
+            return keywords
+        names = STREAM_KEYWORDS + WINDOW_KEYWORDS if window else STREAM_KEYWORDS
+        for name in keywords:
+            if name not in names:  # as Python words it for a function's own parameters
+                raise TypeError(f"{_caller_name()}() got an unexpected keyword argument {name!r}")
+        return cls(**keywords)
+
+    @property
+    def window(self):
+        return self.global_shape is not None or self.start is not None or self.rows is not None
+
+    def op_keywords(self, generator):
+        return dict(seed=self.seed, offset=self.offset, generator=generator, global_shape=self.global_shape,
+                    start=self.start, rows=self.rows)
+
+
+def parameter_key(seed: int, name: str) -> int:
+    """The 64-bit stream key of parameter `name` under model seed `seed`: stable across runs,
+    machines and Python versions (BLAKE2b of both), so a parameter's values depend on its name
+    alone, not on what else the model holds or in which order it was built."""
+    return _blake2b_key(f"deepinit-v1:{seed % _U64}:{name}")
+
+
+def made_key(seed: int, path: tuple) -> int:
+    """The key of a tensor made from a named one, at `path` = (name, k1, k2, ...): the k1-th made
+    from `name`, the k2-th made from that, ... (a hash domain apart from parameter_key's)."""
+    return _blake2b_key(f"deepinit-v1-made:{seed % _U64}:{json.dumps(list(path))}")
+
+
+def _blake2b_key(text):
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def resolve(tensor, generator, stream, window=True):
+    """(generator, Stream) of a call on `tensor`: its keywords checked, and, while init_module_
+    runs on this thread and the call names no seed, the key of the tensor's name in place of the
+    generator. Functions that fill temporaries of their own resolve on their target first."""
+    stream = Stream.of(stream or {}, window)
+    if KEYING and stream.seed is None:
+        keys = KEYING.get(threading.get_ident())
+        key = None if keys is None else keys.seed_for(tensor)
+        if key is not None:
+            stream.seed, generator = u64_arg(key, "seed"), None
+    return generator, stream
+
+
+# Errors of an op's binding (and of the Python around it) that a wrong kind of argument causes.
+_ARGUMENT_ERRORS = (TypeError, ValueError, RuntimeError, AttributeError)
+
+
+def fill(op, tensor, params, generator=None, stream=None):
+    """op(tensor, *params) with a call's generator and stream keywords (the function's
+    ``**stream``, or a resolved Stream); returns the tensor. The common calls pass the op's
+    builtin only what they set (each keyword argument and the OpOverload's own __call__ cost a
+    fraction of a microsecond); Dynamo traces the OpOverload."""
     call = op if _is_compiling() else op._op
-    if not stream:
-        if generator is None:
-            call(tensor, *params)
-        else:
-            call(tensor, *params, generator=generator)
+    plain = type(tensor) is torch.Tensor or not is_dtensor(tensor)
+    try:
+        if plain and not KEYING:
+            if not stream:
+                if generator is None:
+                    call(tensor, *params)
+                else:
+                    call(tensor, *params, generator=generator)
+                return tensor
+            seed = stream.get("seed") if type(stream) is dict else None
+            if type(seed) is int and len(stream) == 1 and 0 <= seed < _I63 and generator is None:
+                call(tensor, *params, seed=seed)
+                return tensor
+        source, resolved = resolve(tensor, generator, stream)
+        if not plain:
+            return _fill_dtensor(op, tensor, params, source, resolved)
+        call(tensor, *params, **resolved.op_keywords(source))
         return tensor
-    seed = stream[0]
-    if seed is not None and generator is None and stream[1] == 0 and (len(stream) == 2 or stream[2] is None and
-                                                                      stream[3] is None and stream[4] is None):
-        call(tensor, *params, seed=seed if type(seed) is int and 0 <= seed < _I63 else u64_arg(seed, "seed"))
-        return tensor
-    _call(call, tensor, params, generator, *stream)
-    return tensor
+    except _ARGUMENT_ERRORS:
+        explain_bad_arguments(tensor, stream)
+        raise
 
 
-def _fill_dtensor(op, tensor, params, generator, seed=None, offset=0, global_shape=None, start=None, rows=None):
+def _fill_dtensor(op, tensor, params, generator, stream):
     """A DTensor's local shards, each the window of the logical tensor that it covers."""
-    if global_shape is not None or start is not None or rows is not None:
+    if stream.window:
         raise ValueError("deepinit: a DTensor gives its own window; do not pass global_shape=, start= or rows=")
     global_shape, pieces = shard_window(tensor)
     if len(pieces) == 1:
-        _call(op, pieces[0][0], params, generator, seed, offset, global_shape, pieces[0][1])
+        local, start = pieces[0]
+        op(local, *params, seed=stream.seed, offset=stream.offset, generator=generator, global_shape=global_shape,
+           start=list(start))
         return tensor
-    # Several shards on this rank (or none): one stream start for all of them, drawn as a fill of
-    # the whole tensor would draw it.
-    seed, offset = stream_positions(tensor._local_tensor, tensor.numel(), None, generator, seed, offset)
-    for local, where in pieces:
-        _call(op, local, params, None, seed, offset, global_shape, where)
+    # Several shards on this rank (or none): one stream start for all of them, reserved as a fill
+    # of the whole tensor would reserve it.
+    seed, offset = split_stream(tensor._local_tensor, tensor.numel(), generator=generator, stream=stream)
+    for local, start in pieces:
+        op(local, *params, seed=seed, offset=offset, global_shape=global_shape, start=list(start))
     return tensor
 
 
-def _call(op, tensor, params, generator, seed, offset, global_shape=None, start=None, rows=None):
-    op(tensor, *params, seed=None if seed is None else u64_arg(seed, "seed"), offset=u64_arg(offset, "offset"),
-       generator=generator, global_shape=None if global_shape is None else _shape_arg(global_shape),
-       start=None if start is None else [int(n) for n in start], rows=rows)
+def split_stream(tensor, numel, then=None, generator=None, stream=None):
+    """[key, first position, first position of `then`] of one stream split between a fill of
+    `numel` elements of tensor's dtype on its device and, optionally, a fill of all of tensor
+    `then` after it (sparse_: the values, then the keys): from the stream's seed= and offset=,
+    else reserved from `generator` (or the device's default generator) by the rule the fills use,
+    once for both. Each position is in its fill's own dtype's positions; `then` starts on a Philox
+    counter of its own. Keys and positions are the int64 two's complements the ops take."""
+    stream = Stream.of(stream or {}, window=False)
+    return SPLIT_STREAM._op(tensor, numel, then, seed=stream.seed, offset=stream.offset, generator=generator)
 
 
-KEYED_ROWS = -1  # the op's global_shape[0] for a keyed table (StreamRequest::kKeyedRows)
+def logical_tensor(tensor, stream, fan_out=True):
+    """The tensor whose fans count, for a call's stream keywords: the logical tensor of a window
+    (a DTensor's shape is global already). A keyed table (None rows) has a fan_in but no fan_out:
+    callers that need one (``fan_out``) get a ValueError."""
+    if not stream:
+        return tensor
+    shape = stream.get("global_shape") if type(stream) is dict else stream.global_shape
+    if shape is None:
+        return tensor
+    shape = tuple(shape)
+    if shape and shape[0] in (None, KEYED_ROWS):
+        if fan_out:
+            raise ValueError("deepinit: a keyed table (global_shape with None rows) has no fan_out: give its row "
+                             "count, or scale by fan_in")
+        shape = (1,) + shape[1:]  # fan_in does not depend on the row count
+    return torch.empty(shape, device="meta")
 
 
-def _shape_arg(global_shape):
-    """The op's global_shape: None rows (a keyed table, rows= only) as KEYED_ROWS."""
-    return [KEYED_ROWS if d == 0 and n is None else int(n) for d, n in enumerate(global_shape)]
-
-
-def stream_positions(tensor, numel, then=None, generator=None, seed=None, offset=0):
-    """(key, first position, [first position of `then`]) for a path that splits one stream
-    between a fill of `numel` elements of tensor's dtype on its device and, optionally, a fill of
-    all of tensor `then` after it (sparse_: the values, then the keys): seed= and offset= as
-    given, else drawn from `generator` (or the device's default generator) by the rule the fills
-    use, once for both. Each position is in its fill's own dtype's positions; `then` starts on a
-    Philox counter of its own. Keys and positions are the int64 two's complement the ops take."""
-    if seed is not None:
-        seed = u64_arg(seed, "seed")
-    return STREAM_POSITIONS._op(tensor, numel, then, seed=seed, offset=u64_arg(offset, "offset"), generator=generator)
-
-
-# The stream keywords of every random function, after the function's own parameters, and their
-# docs; functions that fill any block of a logical tensor take the window's too.
-STREAM_KEYWORDS = {"seed": "Optional[int] = None", "offset": "int = 0"}
-WINDOW_KEYWORDS = {"global_shape": "Optional[Sequence[int]] = None", "start": "Optional[Sequence[int]] = None",
-                   "rows": "Optional[Tensor] = None"}
+# The stream keywords' signature and docs.
+_ANNOTATIONS = {"seed": (Optional[int], None), "offset": (int, 0), "global_shape": (Optional[Sequence[int]], None),
+                "start": (Optional[Sequence[int]], None), "rows": (Optional[torch.Tensor], None)}
 _DOCS = {
     "generator": "generator: the torch Generator to sample from (default: None)",
     "seed": "seed: a 64-bit stream key; uses no generator (keyword only)",
@@ -132,92 +217,45 @@ _DOCS = {
             "    with ``seed=``); ``start=`` then places the tensor's columns (keyword only)",
 }
 _ARGS_INDENT = " " * 8
+_PUBLIC = set()  # the random functions' names, for messages
 
 
-def logical_tensor(tensor, stream, fan_out=True):
-    """The tensor whose fans count, for a body's stream arguments: the logical tensor of a window
-    (a DTensor's shape is global already). A keyed table (None rows) has a fan_in but no fan_out:
-    callers that need one (``fan_out``) get a ValueError."""
-    if len(stream) < 3 or stream[2] is None:
-        return tensor
-    shape = tuple(stream[2])
-    if shape and shape[0] is None:
-        if fan_out:
-            raise ValueError("deepinit: a keyed table (global_shape with None rows) has no fan_out: give its row "
-                             "count, or scale by fan_in")
-        shape = (1,) + shape[1:]  # fan_in does not depend on the row count
-    return torch.empty(shape, device="meta")
+def random_function(window=True):
+    """Declares a random function ``f(tensor, ..., generator=None, **stream)``: its signature (as
+    inspect and help show it) has f's parameters, then the keyword-only stream keywords (seed=,
+    offset=, and with ``window`` global_shape=, start=, rows=), and its docstring their docs,
+    appended to its Args. The function itself is unchanged: its calls cost nothing more."""
+    keywords = STREAM_KEYWORDS + (WINDOW_KEYWORDS if window else ())
+
+    def declare(function):
+        signature = inspect.signature(function)
+        own = list(signature.parameters.values())
+        if own[-1].kind is not inspect.Parameter.VAR_KEYWORD or own[-2].name != "generator":
+            raise TypeError(f"{function.__name__} must end with (..., generator=None, **stream)")
+        stream = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=_ANNOTATIONS[k][1],
+                                    annotation=_ANNOTATIONS[k][0]) for k in keywords]
+        function.__signature__ = signature.replace(parameters=own[:-1] + stream)
+        function.__doc__ = _with_keyword_docs(function.__doc__ or "", [k for k in keywords if k != "start"])
+        function.stream_keywords = keywords
+        _PUBLIC.add(function.__name__)
+        return function
+
+    return declare
 
 
-def random_function(window=True, torch_function=False):
-    """Makes a public random function from ``body(tensor, ..., generator, *stream)``: the public
-    function has body's parameters, then the keyword-only stream keywords (seed=, offset=, and
-    with ``window`` global_shape= and start=), and body's docstring with their docs appended to
-    its Args. A call passes the keywords to body positionally, in that order (none when it set
-    none), for body to hand to ``fill`` as ``stream``; with ``torch_function``, tensor subclasses
-    that override torch functions take the call, as torch's own function lets them."""
-    keywords = {**STREAM_KEYWORDS, **(WINDOW_KEYWORDS if window else {})}
-
-    def make(body):
-        own = list(inspect.signature(body).parameters.values())
-        if own[-1].kind is not inspect.Parameter.VAR_POSITIONAL or own[-2].name != "generator":
-            raise TypeError(f"{body.__name__} must end with (..., generator, *stream)")
-        names = [p.name for p in own[:-1]]
-        signature = ", ".join(str(p) for p in own[:-1]) + ", *, " + ", ".join(f"{k}: {v}" for k, v in keywords.items())
-        dispatch = ""
-        if torch_function:
-            every = ", ".join(f"{n}={n}" for n in names + list(keywords))
-            dispatch = (f"        if _has_torch_function({names[0]}):\n"
-                        f"            return _handle_torch_function(public, ({names[0]},), {every})\n")
-        # Made inside a factory whose arguments it closes over, in body's module (tracers such as
-        # Dynamo look up a function's globals there), so that the module gains no names.
-        # Calls that set no stream keyword (the most common) pass none: body's fill takes its fast path.
-        unset = " and ".join(f"{k} is None" if v.endswith("None") else f"{k} == {v.split('= ')[1]}"
-                             for k, v in keywords.items())
-        # A call whose arguments are of the wrong kind (a list for the tensor or rows=) fails in
-        # the op's binding with a five-line message; the caller gets one line instead
-        # (explain_bad_arguments), at no cost to calls that succeed.
-        window_names = ", ".join(k if k in keywords else "None" for k in ("global_shape", "start", "rows"))
-        source = (f"def make(body, Optional, Sequence, Tensor, _has_torch_function, _handle_torch_function, "
-                  f"explain_bad_arguments, KEYING, keyed_seed):\n"
-                  f"    def public({signature}):\n{dispatch}"
-                  f"        try:\n"
-                  f"            if KEYING and seed is None:\n"
-                  f"                seed = keyed_seed({names[0]})\n"
-                  f"                generator = None if seed is not None else generator\n"
-                  f"            if {unset}:\n"
-                  f"                return body({', '.join(names)})\n"
-                  f"            return body({', '.join(names + list(keywords))})\n"
-                  f"        except (TypeError, ValueError, RuntimeError, AttributeError):\n"
-                  f"            explain_bad_arguments(public, {names[0]}, {window_names})\n"
-                  f"            raise\n"
-                  f"    return public\n")
-        factory = {}
-        exec(source, body.__globals__, factory)  # as dataclasses make their methods: a signature of its own
-        public = factory["make"](body, Optional, Sequence, torch.Tensor, torch.overrides.has_torch_function_variadic,
-                                 torch.overrides.handle_torch_function, explain_bad_arguments, KEYING, keyed_seed)
-        public.__name__ = public.__qualname__ = body.__name__
-        public.__module__ = body.__module__
-        public.__doc__ = _with_keyword_docs(body.__doc__ or "", [k for k in keywords if k != "start"])
-        if "return" in body.__annotations__:
-            public.__annotations__["return"] = body.__annotations__["return"]
-        public.stream_keywords = tuple(keywords)
-        public.body = body  # for functions made from another one
-        return public
-
-    return make
-
-
-def explain_bad_arguments(function, tensor, global_shape=None, start=None, rows=None):
-    """Raises a one-line TypeError or ValueError when a call of `function` failed because an
-    argument is of the wrong kind: the tensor or rows= not a torch.Tensor, a window's sizes not
-    int64 integers. Returns (for the caller to re-raise the first error) otherwise."""
-    name = f"deepinit.{function.__name__}"
+def explain_bad_arguments(tensor, stream=None):
+    """Raises a one-line TypeError or ValueError when a fill failed because an argument is of the
+    wrong kind: the tensor or rows= not a torch.Tensor, a window's sizes not int64 integers.
+    Returns (for the caller to re-raise the first error) otherwise."""
+    name = f"deepinit.{_caller_name()}"
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{name}: tensor must be a torch.Tensor, but got {_kind(tensor)}") from None
+    keywords = stream if type(stream) is dict else {}
+    rows = keywords.get("rows")
     if rows is not None and not isinstance(rows, torch.Tensor):
         raise TypeError(f"{name}: rows= must be a tensor of int64 ids, but got {_kind(rows)}") from None
-    for keyword, values in (("global_shape", global_shape), ("start", start)):
+    for keyword in ("global_shape", "start"):
+        values = keywords.get(keyword)
         if values is None:
             continue
         try:
@@ -231,6 +269,16 @@ def explain_bad_arguments(function, tensor, global_shape=None, start=None, rows=
                 raise TypeError(f"{name}: {keyword}= must hold ints, but holds {_kind(n)}") from None
             if not -_I63 <= int(n) < _I63:
                 raise ValueError(f"{name}: {keyword}= holds {int(n)}, outside the int64 range of a size") from None
+
+
+def _caller_name():
+    """The public random function whose call failed (the nearest on the stack), for messages."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name in _PUBLIC:
+            return frame.f_code.co_name
+        frame = frame.f_back
+    return "fill"
 
 
 def _kind(value):

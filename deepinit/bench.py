@@ -29,9 +29,9 @@ import torch
 import torch.nn.init as tinit
 
 import deepinit
+from deepinit._ops import DTYPES
 from deepinit._argparse import SUPPRESS, Parser, parse_shape
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DEFAULT_SHAPES = [(1000, 1000), (10_000, 1000), (1_000_000, 128)]
 
 

@@ -17,7 +17,7 @@ pass ``seed=``. ``check_same_key`` verifies it with one all-gather, for those wh
 import torch
 
 from ._shards import is_dtensor
-from ._stream import stream_positions
+from ._stream import split_stream
 
 __all__ = ["check_same_key", "is_dtensor"]
 
@@ -28,7 +28,7 @@ def check_same_key(generator=None, device="cpu", group=None) -> int:
     rank, as a fill does; on CUDA it reads the generator's seed and position without moving it."""
     import torch.distributed as dist
 
-    key, position = stream_positions(torch.empty(0, device=device), 0, None, generator)
+    key, position = split_stream(torch.empty(0, device=device), 0, generator=generator)
     mine = torch.tensor([key, position], dtype=torch.int64)
     everyone = [torch.empty_like(mine) for _ in range(dist.get_world_size(group))]
     dist.all_gather(everyone, mine, group=group)

@@ -12,7 +12,17 @@ import torch
 from torch import Tensor
 
 from ._shards import fill_whole_then_shard, is_dtensor
-from ._stream import NORMAL, TRUNC_NORMAL, UNIFORM, fill, logical_tensor, random_function, stream_positions
+from ._stream import (
+    NORMAL,
+    TRUNC_NORMAL,
+    UNIFORM,
+    Stream,
+    fill,
+    logical_tensor,
+    random_function,
+    resolve,
+    split_stream,
+)
 from .init import (
     _calculate_fan_in_and_fan_out,
     constant_,
@@ -68,7 +78,7 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
 
 
 @random_function(window=False)
-def orthogonal_(tensor: Tensor, gain: float = 1, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
+def orthogonal_(tensor: Tensor, gain: float = 1, generator: Optional[torch.Generator] = None, **stream) -> Tensor:
     r"""Fill the input `Tensor` with a (semi) orthogonal matrix (Saxe et al., 2013).
 
     As torch's: the QR factorisation of a standard normal matrix, its signs fixed, times gain.
@@ -83,6 +93,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Optional[torch.Gener
     """
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
+    generator, stream = resolve(tensor, generator, stream, window=False)  # before its temporary is made
     if type(tensor) is not torch.Tensor and is_dtensor(tensor):
         return fill_whole_then_shard(tensor, lambda whole: _orthogonal(whole, gain, generator, stream))
     return _orthogonal(tensor, gain, generator, stream)
@@ -114,7 +125,7 @@ def _orthogonal(tensor, gain, generator, stream):
 
 @random_function(window=False)
 def sparse_(
-    tensor: Tensor, sparsity: float, std: float = 0.01, generator: Optional[torch.Generator] = None, *stream
+    tensor: Tensor, sparsity: float, std: float = 0.01, generator: Optional[torch.Generator] = None, **stream
 ) -> Tensor:
     r"""Fill the 2D input `Tensor` as a sparse matrix (Martens, 2010): N(0, std^2) values with
     ``ceil(sparsity * rows)`` zeros in each column.
@@ -133,6 +144,7 @@ def sparse_(
     """
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
+    generator, stream = resolve(tensor, generator, stream, window=False)  # before its temporaries are made
     if is_dtensor(tensor):
         return fill_whole_then_shard(tensor, lambda whole: _sparse(whole, sparsity, std, generator, stream))
     return _sparse(tensor, sparsity, std, generator, stream)
@@ -145,10 +157,10 @@ def _sparse(tensor, sparsity, std, generator, stream):
     num_zeros = math.ceil(sparsity * rows)
     # One stream: the values, then (from the next Philox counter) the zeros' float64 keys.
     keys = torch.empty(rows, cols, dtype=torch.float64, device=tensor.device)
-    seed, values_at, keys_at = stream_positions(tensor, tensor.numel(), keys, generator, *stream)
-    fill(NORMAL, tensor, (0.0, std), None, (seed, values_at))
+    seed, values_at, keys_at = split_stream(tensor, tensor.numel(), keys, generator, stream)
+    fill(NORMAL, tensor, (0.0, std), None, Stream(seed, values_at))
     if num_zeros > 0:
-        fill(UNIFORM, keys, (0.0, 1.0), None, (seed, keys_at))
+        fill(UNIFORM, keys, (0.0, 1.0), None, Stream(seed, keys_at))
         zero_rows = keys.argsort(dim=0, stable=True)[:num_zeros]
         with torch.no_grad():
             tensor.scatter_(0, zero_rows, 0.0)
@@ -166,7 +178,7 @@ def variance_scaling_(
     mode: str = "fan_in",
     distribution: str = "truncated_normal",
     generator: Optional[torch.Generator] = None,
-    *stream,
+    **stream,
 ) -> Tensor:
     r"""JAX's and Keras' variance scaling: values of variance ``scale / n``, n the fan_in, the
     fan_out or their mean (``mode``), from a ``"truncated_normal"`` (truncated at two of its
@@ -196,17 +208,17 @@ def variance_scaling_(
 
 
 @random_function()
-def lecun_normal_(tensor: Tensor, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
+def lecun_normal_(tensor: Tensor, generator: Optional[torch.Generator] = None, **stream) -> Tensor:
     r"""LeCun normal: ``variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal")``, as JAX's
     and Keras'."""
-    return variance_scaling_.body(tensor, 1.0, "fan_in", "truncated_normal", generator, *stream)
+    return variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal", generator, **stream)
 
 
 @random_function()
-def lecun_uniform_(tensor: Tensor, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
+def lecun_uniform_(tensor: Tensor, generator: Optional[torch.Generator] = None, **stream) -> Tensor:
     r"""LeCun uniform: ``variance_scaling_(tensor, 1.0, "fan_in", "uniform")``, as JAX's and
     Keras'."""
-    return variance_scaling_.body(tensor, 1.0, "fan_in", "uniform", generator, *stream)
+    return variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator, **stream)
 
 
 @random_function()
@@ -217,7 +229,7 @@ def trunc_normal_tf_(
     a: float = -2.0,
     b: float = 2.0,
     generator: Optional[torch.Generator] = None,
-    *stream,
+    **stream,
 ) -> Tensor:
     r"""timm's TensorFlow-style truncated normal: bounds a and b are in units of std around the
     mean, so the values lie in [mean + a std, mean + b std]. One exact pass, like trunc_normal_."""

@@ -20,7 +20,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ._stream import NORMAL, TRUNC_NORMAL, UNIFORM, fill, logical_tensor, random_function
+from ._stream import NORMAL, TRUNC_NORMAL, UNIFORM, explain_bad_arguments, fill, logical_tensor, random_function
 
 __all__ = [
     "calculate_gain",
@@ -37,11 +37,12 @@ __all__ = [
 ]
 
 _has_torch_function = torch.overrides.has_torch_function_variadic
+_handle_torch_function = torch.overrides.handle_torch_function
 
 
 @random_function()
 def _no_grad_trunc_normal_(
-    tensor: Tensor, mean: float, std: float, a: float, b: float, generator: Optional[torch.Generator] = None, *stream
+    tensor: Tensor, mean: float, std: float, a: float, b: float, generator: Optional[torch.Generator] = None, **stream
 ) -> Tensor:
     """Fill ``tensor`` with the exact truncated normal N(mean, std^2) on [a, b], without autograd.
 
@@ -140,13 +141,13 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
         val: the value to fill the tensor with
     """
     if _has_torch_function(tensor):
-        return torch.overrides.handle_torch_function(constant_, (tensor,), tensor=tensor, val=val)
+        return _handle_torch_function(constant_, (tensor,), tensor=tensor, val=val)
     return _no_grad_fill_(tensor, val)
 
 
-@random_function(torch_function=True)
+@random_function()
 def uniform_(
-    tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Optional[torch.Generator] = None, *stream
+    tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Optional[torch.Generator] = None, **stream
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from the uniform distribution :math:`\mathcal{U}(a, b)`.
 
@@ -159,12 +160,14 @@ def uniform_(
         a: the lower bound of the uniform distribution
         b: the upper bound of the uniform distribution
     """
+    if _has_torch_function(tensor):  # tensor subclasses that override torch functions take the call, as in torch
+        return _handle_torch_function(uniform_, (tensor,), tensor=tensor, a=a, b=b, generator=generator, **stream)
     return fill(UNIFORM, tensor, (a, b), generator, stream)
 
 
-@random_function(torch_function=True)
+@random_function()
 def normal_(
-    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Optional[torch.Generator] = None, *stream
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator: Optional[torch.Generator] = None, **stream
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from the normal distribution
     :math:`\mathcal{N}(\text{mean}, \text{std}^2)`.
@@ -178,6 +181,9 @@ def normal_(
         mean: the mean of the normal distribution
         std: the standard deviation of the normal distribution
     """
+    if _has_torch_function(tensor):
+        return _handle_torch_function(normal_, (tensor,), tensor=tensor, mean=mean, std=std, generator=generator,
+                                      **stream)
     return fill(NORMAL, tensor, (mean, std), generator, stream)
 
 
@@ -189,7 +195,7 @@ def trunc_normal_(
     a: float = -2.0,
     b: float = 2.0,
     generator: Optional[torch.Generator] = None,
-    *stream,
+    **stream,
 ) -> Tensor:
     r"""Fill the input Tensor with values drawn from a truncated normal distribution: the normal
     distribution :math:`\mathcal{N}(\text{mean}, \text{std}^2)` restricted to :math:`[a, b]`.
@@ -210,7 +216,11 @@ def trunc_normal_(
 
 
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
-    dimensions = tensor.dim()
+    try:
+        dimensions = tensor.dim()
+    except AttributeError:  # no tensor (a NumPy array): one line that says so
+        explain_bad_arguments(tensor)
+        raise
     if dimensions < 2:
         raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
 
@@ -257,15 +267,20 @@ def _kaiming_doc(summary):
 
 def _kaiming_std(tensor, a, mode, nonlinearity, stream):
     """The Kaiming std, or None for a zero-element tensor (torch warns and leaves it alone)."""
-    if 0 in tensor.shape:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
+    try:
+        empty = 0 in tensor.shape
+    except AttributeError:  # no tensor (a list): one line that says so
+        explain_bad_arguments(tensor)
+        raise
+    if empty:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
         return None
     fan = _calculate_correct_fan(logical_tensor(tensor, stream, fan_out=mode != "fan_in"), mode)
     gain = _finite_gain(calculate_gain(nonlinearity, a), f"a={a}")
     return gain / math.sqrt(fan)
 
 
-@random_function(torch_function=True)
+@random_function()
 @_kaiming_doc(r"""Fill the input `Tensor` with values using a Kaiming uniform distribution (He et al., 2015):
     :math:`\mathcal{U}(-\text{bound}, \text{bound})`, :math:`\text{bound} = \text{gain} \times
     \sqrt{\frac{3}{\text{fan\_mode}}}`.
@@ -276,8 +291,11 @@ def kaiming_uniform_(
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
     generator: Optional[torch.Generator] = None,
-    *stream,
+    **stream,
 ) -> Tensor:
+    if _has_torch_function(tensor):
+        return _handle_torch_function(kaiming_uniform_, (tensor,), tensor=tensor, a=a, mode=mode,
+                                      nonlinearity=nonlinearity, generator=generator, **stream)
     std = _kaiming_std(tensor, a, mode, nonlinearity, stream)
     if std is None:
         return tensor
@@ -295,7 +313,7 @@ def kaiming_normal_(
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
     generator: Optional[torch.Generator] = None,
-    *stream,
+    **stream,
 ) -> Tensor:
     std = _kaiming_std(tensor, a, mode, nonlinearity, stream)
     if std is None:
@@ -320,7 +338,7 @@ def _xavier_std(tensor: Tensor, gain: float) -> float:
 
 
 @random_function()
-def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[torch.Generator] = None, **stream) -> Tensor:
     r"""Fill the input `Tensor` with values using a Xavier uniform distribution (Glorot & Bengio,
     2010): :math:`\mathcal{U}(-a, a)`, :math:`a = \text{gain} \times \sqrt{\frac{6}{\text{fan\_in} +
     \text{fan\_out}}}`.
@@ -337,7 +355,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, generator: Optional[torch
 
 
 @random_function()
-def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[torch.Generator] = None, *stream) -> Tensor:
+def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator: Optional[torch.Generator] = None, **stream) -> Tensor:
     r"""Fill the input `Tensor` with values using a Xavier normal distribution (Glorot & Bengio,
     2010): :math:`\mathcal{N}(0, \text{std}^2)`, :math:`\text{std} = \text{gain} \times
     \sqrt{\frac{2}{\text{fan\_in} + \text{fan\_out}}}`.

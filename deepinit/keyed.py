@@ -22,8 +22,6 @@ some of them) or how the tensor is sharded.
 
 import collections
 import dataclasses
-import hashlib
-import json
 import threading
 import weakref
 
@@ -31,25 +29,9 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from . import _stream
+from ._stream import made_key, parameter_key
 from . import init as _init
 from ._shards import is_dtensor
-
-
-def parameter_key(seed: int, name: str) -> int:
-    """The 64-bit stream key of parameter `name` under model seed `seed`: stable across runs,
-    machines and Python versions (BLAKE2b of both), so a parameter's values depend on its name
-    alone, not on what else the model holds or in which order it was built."""
-    return _blake2b_key(f"deepinit-v1:{seed % (1 << 64)}:{name}")
-
-
-def made_key(seed: int, path: tuple) -> int:
-    """The key of the tensor made from a named one at `path` = (name, k1, k2, ...): the k-th made
-    from `name`, the k2-th made from that, ... (a hash domain apart from parameter_key's)."""
-    return _blake2b_key(f"deepinit-v1-made:{seed % (1 << 64)}:{json.dumps(list(path))}")
-
-
-def _blake2b_key(text):
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
 def _local(tensor):

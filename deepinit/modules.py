@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 
 from . import torchrec_tables as _torchrec
-from .keyed import InitMode, Keys, keyed, parameter_key
+from ._stream import parameter_key
+from .keyed import InitMode, Keys, keyed
 from .patching import _TensorMethods, patch_torch
 
 Rule = Callable[..., torch.Tensor]

@@ -28,6 +28,7 @@ from typing import Callable, Mapping, Optional
 import torch
 
 from . import init as _init
+from ._ops import DTYPES
 from .functions import FUNCTIONS
 
 # deepinit's functions by name: the twins of a module's functions of the same names.
@@ -36,7 +37,7 @@ TWINS = {f.name: f.function for f in FUNCTIONS}
 # (_no_grad_trunc_normal_ is on the seed page: deepinit has it under its own name.)
 HELPERS = {"_no_grad_uniform_": "uniform_", "_no_grad_normal_": "normal_"}
 
-FILLED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+FILLED_DTYPES = tuple(DTYPES.values())
 FILLED_DEVICES = {"cpu", "meta"} | ({"cuda"} if torch.ops.deepinit._compiled_cuda_version() > 0 else set())
 
 

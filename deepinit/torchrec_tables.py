@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import init as _init
-from .keyed import parameter_key
+from ._stream import parameter_key
 
 
 @dataclass

@@ -276,7 +276,7 @@ def test_an_empty_window_still_draws_as_the_whole_fill():
 def test_sparse_with_a_generator_is_sparse_with_the_stream_the_generator_gives():
     g, h = torch.Generator().manual_seed(8), torch.Generator().manual_seed(8)
     from_generator = deepinit.sparse_(torch.empty(30, 20), 0.2, generator=g)
-    seed, offset = deepinit._stream.stream_positions(torch.empty(0), 0, None, h)
+    seed, offset = deepinit._stream.split_stream(torch.empty(0), 0, generator=h)
     assert offset == 0
     assert torch.equal(from_generator, deepinit.sparse_(torch.empty(30, 20), 0.2, seed=seed, offset=offset))
     assert torch.equal(g.get_state(), h.get_state())

@@ -1,6 +1,8 @@
-"""The CMake build (CMakeLists.txt): it builds the torch-free C++ unit tests (the core's, and the
-CUDA kernel's tiling simulated on the host against the scalar kernel), which ctest runs, and the op library, which torch.ops.load_library loads into a fresh interpreter (the
-namespace can be registered once per process) to give the same values as deepinit._C."""
+"""The CMake build (CMakeLists.txt): it builds the C++ unit tests (the core's, the CUDA kernel's
+tiling simulated on the host against the scalar kernel, the stream sources with a captured
+reservation driven on the host), which ctest runs, and the op library, which
+torch.ops.load_library loads into a fresh interpreter (the namespace can be registered once per
+process) to give the same values as deepinit._C."""
 
 import os
 import shutil
@@ -44,7 +46,8 @@ def cmake_build(pytestconfig):
         # The core's tests, the CUDA tiling simulated on the host, and the op library; the kernels'
         # concurrency test runs in CI under ThreadSanitizer, where its own build belongs.
         build = subprocess.Popen([cmake, "--build", str(BUILD), "--parallel", "--target", "deepinit_core_tests",
-                                  "deepinit_warp_sim_tests", "deepinit_ops"], env=env, stdout=subprocess.PIPE,
+                                  "deepinit_warp_sim_tests", "deepinit_stream_source_tests", "deepinit_ops"], env=env,
+                                 stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
         output = []
         for line in build.stdout:
@@ -58,7 +61,7 @@ def cmake_build(pytestconfig):
     return BUILD
 
 
-@pytest.mark.parametrize("suite", ["core_tests", "warp_sim_tests"])
+@pytest.mark.parametrize("suite", ["core_tests", "warp_sim_tests", "stream_source_tests"])
 def test_cpp_unit_tests_pass_under_ctest(cmake_build, suite):
     ctest = str(Path(_tool("cmake")).with_name("ctest"))
     result = subprocess.run([ctest, "--test-dir", str(cmake_build), "-R", f"^{suite}$", "--output-on-failure"],

@@ -208,10 +208,10 @@ def test_compile_fullgraph_with_rows():
 
 
 def test_dtensors_refuse_rows():
-    from deepinit._stream import _fill_dtensor
+    from deepinit._stream import Stream, _fill_dtensor
 
     with pytest.raises(ValueError, match="rows="):
-        _fill_dtensor(torch.ops.deepinit.normal_.default, None, (0.0, 1.0), None, 1, 0, None, None, torch.tensor([0]))
+        _fill_dtensor(torch.ops.deepinit.normal_.default, None, (0.0, 1.0), None, Stream(1, rows=torch.tensor([0])))
 
 
 class LazyTable:

@@ -15,7 +15,6 @@
 #include "cpu/capability.h"
 #include "cpu/kernel_table.h"
 #include "fill_op.h"
-#include "layout.h"
 
 namespace deepinit {
 namespace cpu {
@@ -111,7 +110,7 @@ void fill_contiguous(const at::Tensor& self, uint64_t g0, const Fill& fill) {
 // `length` consecutive stream elements from g into memory `stride` elements apart, through a
 // small stack buffer.
 template <class Fill>
-void fill_strided(const Fill& fill, unsigned char* dst, uint64_t g, int64_t length, int64_t stride, int64_t bytes) {
+void fill_strided_run(const Fill& fill, unsigned char* dst, uint64_t g, int64_t length, int64_t stride, int64_t bytes) {
   alignas(64) unsigned char staged[kScatterBlock * 8];
   for (int64_t done = 0; done < length; done += kScatterBlock) {
     const int64_t m = std::min(kScatterBlock, length - done);
@@ -122,29 +121,29 @@ void fill_strided(const Fill& fill, unsigned char* dst, uint64_t g, int64_t leng
   }
 }
 
-// Any other layout: the rows of row_layout (layout.h), walked by each block of its element range
-// row by row, generating straight into memory when a row is unit-stride (whole rows along the
+// Any other layout: the runs of run_layout (layout.h), walked by each block of its element range
+// run by run, generating straight into memory when a run is unit-stride (whole runs along the
 // next dim go to the kernel at once, as strided runs), else through a small stack buffer.
 // Divisions happen once per block.
 template <class Fill>
-void fill_rows(const at::Tensor& self, uint64_t g0, const RowLayout& rows, const Fill& fill) {
+void fill_run_layout(const at::Tensor& self, uint64_t g0, const RunLayout& layout, const Fill& fill) {
   // The layout's dims, the rows' own last: sizes, memory strides and stream strides.
-  const int ndim = rows.outer_dims + 1;
-  int64_t sizes[RowLayout::kMaxDims + 1], strides[RowLayout::kMaxDims + 1], stream[RowLayout::kMaxDims + 1];
-  for (int d = 0; d < rows.outer_dims; ++d) {
-    sizes[d] = rows.sizes[d];
-    strides[d] = rows.memory_strides[d];
-    stream[d] = rows.stream_strides[d];
+  const int ndim = layout.outer_dims + 1;
+  int64_t sizes[RunLayout::kMaxDims + 1], strides[RunLayout::kMaxDims + 1], stream[RunLayout::kMaxDims + 1];
+  for (int d = 0; d < layout.outer_dims; ++d) {
+    sizes[d] = layout.sizes[d];
+    strides[d] = layout.memory_strides[d];
+    stream[d] = layout.stream_strides[d];
   }
-  sizes[ndim - 1] = rows.length;
-  strides[ndim - 1] = rows.row_stride;
+  sizes[ndim - 1] = layout.length;
+  strides[ndim - 1] = layout.run_stride;
   stream[ndim - 1] = 1;
   auto* base = static_cast<unsigned char*>(self.data_ptr());
   const int64_t bytes = self.element_size();
-  const int64_t row = rows.length;
-  const int64_t inner_stride = rows.row_stride;
+  const int64_t row = layout.length;
+  const int64_t inner_stride = layout.run_stride;
   for_each_block(self.numel(), kBlock, [&](int64_t begin, int64_t end) {
-    int64_t index[RowLayout::kMaxDims + 1];
+    int64_t index[RunLayout::kMaxDims + 1];
     int64_t rest = begin;
     for (int d = ndim - 1; d >= 0; --d) {
       index[d] = rest % sizes[d];
@@ -168,7 +167,7 @@ void fill_rows(const at::Tensor& self, uint64_t g0, const RowLayout& rows, const
       } else if (inner_stride == 1) {
         fill(dst, g, Runs{1, run, 0, 0});
       } else {
-        fill_strided(fill, dst, g, run, inner_stride, bytes);
+        fill_strided_run(fill, dst, g, run, inner_stride, bytes);
       }
       i += run;
       // Advance the multi-index by `run` elements (which end at a row boundary or at `end`).
@@ -182,21 +181,22 @@ void fill_rows(const at::Tensor& self, uint64_t g0, const RowLayout& rows, const
   });
 }
 
-constexpr int64_t kListedBlockRows = 512;  // rows of a block of rows picked by id
+constexpr int64_t kPickedBlockRows = 512;  // rows of a block of rows picked by id
 
 // Rows picked by id (rows=): blocks of rows, each block's stream starts listed for the kernel
 // at once when a row is one run of the stream and of memory (rows of a table, or of a column
 // window of one); any other row layout fills each row as a window of its own.
 template <class Fill>
-void fill_listed(const at::Tensor& self, uint64_t g0, const int64_t* ids, const ListedRows& listed, const Fill& fill) {
+void fill_picked_slices(const at::Tensor& self, uint64_t g0, const int64_t* ids, const SliceLayout& listed,
+                        const Fill& fill) {
   auto* base = static_cast<unsigned char*>(self.data_ptr());
   const int64_t bytes = self.element_size();
-  const RowLayout& inner = listed.inner;
+  const RunLayout& inner = listed.inner;
   const int64_t row_elements = inner.count * inner.length;
-  const int64_t rows_per_block = std::clamp<int64_t>(kBlock / std::max<int64_t>(row_elements, 1), 1, kListedBlockRows);
+  const int64_t rows_per_block = std::clamp<int64_t>(kBlock / std::max<int64_t>(row_elements, 1), 1, kPickedBlockRows);
   for_each_block(listed.count, rows_per_block, [&](int64_t row0, int64_t row1) {
     const int64_t rows = row1 - row0;
-    uint64_t starts[kListedBlockRows];
+    uint64_t starts[kPickedBlockRows];
     for (int64_t r = 0; r < rows; ++r) {
       starts[r] = g0 + static_cast<uint64_t>(ids[row0 + r]) * listed.id_stride;
     }
@@ -211,47 +211,37 @@ void fill_listed(const at::Tensor& self, uint64_t g0, const int64_t* ids, const 
         uint64_t stream;
         inner.offsets(q, memory, stream);
         unsigned char* row_out = out + (r * listed.memory_stride + memory) * bytes;
-        if (inner.row_stride == 1) {
+        if (inner.run_stride == 1) {
           fill(row_out, starts[r] + stream, Runs{1, inner.length, 0, 0});
         } else {
-          fill_strided(fill, row_out, starts[r] + stream, inner.length, inner.row_stride, bytes);
+          fill_strided_run(fill, row_out, starts[r] + stream, inner.length, inner.run_stride, bytes);
         }
       }
     }
   });
 }
 
-// The CPU backend of every fill (fill_op.h).
+// The CPU backend of every fill (fill_op.h): threads over the plan's layout, each block handed to
+// the instruction set's kernel.
 struct CpuBackend {
   template <OutDtype D, template <class> class Params>
-  static void fill(const at::Tensor& self, const Params<ComputeOf<D>>& params, const StreamRequest& request) {
-    const uint64_t numel = logical_numel(self.sizes(), request);
-    // An empty window of a non-empty tensor (a rank's empty shard) still draws, as the whole would.
-    if (numel == 0) {
-      return;
-    }
-    check_row_ids(request);
-    const core::StreamOrigin origin =
-        start_stream(request, self.device(), D, numel).template origin<ComputeOf<D>>();
-    if (self.numel() == 0) {
-      return;
-    }
-    const FillJob<D, Params> job{origin.key, params};
+  static void run(const FillPlan<D, Params>& plan) {
+    const FillPlacement& placement = plan.placement;
+    const core::StreamOrigin origin = placement.start.template origin<D>();
+    const FillJob<D, Params> job{origin.key, plan.params};
     const RunsFn<D, Params> kernel = current_capability().load()->kernels().template get<D, Params>();
     const auto fill = [&](void* out, uint64_t g0, const Runs& runs) { kernel(job, out, g0, runs); };
-    const ElementPositions positions = element_positions(self.sizes(), request);
-    if (request.rows.has_value()) {
-      const at::Tensor ids = request.rows->contiguous();
-      fill_listed(self, origin.first + positions.base, ids.const_data_ptr<int64_t>(),
-                  listed_rows(self.sizes(), self.strides(), positions), fill);
-      return;
-    }
-    const RowLayout rows = row_layout(self.sizes(), self.strides(), positions);
-    const uint64_t g0 = origin.first + positions.base;
-    if (rows.is_one_run()) {
-      fill_contiguous(self, g0, fill);
-    } else {
-      fill_rows(self, g0, rows, fill);
+    const uint64_t g0 = origin.first + placement.base;
+    switch (placement.shape) {
+      case FillPlacement::Shape::kOneRun:
+        fill_contiguous(*placement.self, g0, fill);
+        return;
+      case FillPlacement::Shape::kRuns:
+        fill_run_layout(*placement.self, g0, placement.runs, fill);
+        return;
+      case FillPlacement::Shape::kPickedSlices:
+        fill_picked_slices(*placement.self, g0, placement.ids.const_data_ptr<int64_t>(), placement.slices, fill);
+        return;
     }
   }
 };

@@ -11,18 +11,16 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include <mutex>
-
+#include "cuda/generator_rule.h"
 #include "cuda/row_fill.h"
 #include "cuda/warp_fill.h"
 #include "fill_op.h"
-#include "layout.h"
 
 namespace deepinit {
 namespace cuda {
 namespace {
 
-// Any layout that is not one run, as rows of its first dim (layout.h's ListedRows: the rows of a
+// Any layout that is not one run, as rows of its first dim (layout.h's SliceLayout: the rows of a
 // window or of a strided view, or rows picked by id), by groups of lanes a row (row_fill.h).
 // Two kernels:
 // - fill_aligned_rows_kernel: rows that start on a counter at an aligned address and hold whole
@@ -54,7 +52,7 @@ __global__ void __launch_bounds__(256)
                              int64_t memory_stride, uint64_t id_stride, row_fill::AlignedRows<D, Transform> rows,
                              uint64_t base, StreamStart start, Transform transform) {
   using Compute = typename DtypeTraits<D>::Compute;
-  const core::StreamOrigin origin = start.origin<Compute>();
+  const core::StreamOrigin origin = origin_on_device<D>(start);
   const core::PhiloxRoundKeys<uint32_t> keys(origin.key);
   const uint64_t counter0 = core::counter_of<Compute>(origin.first + base);
   const uint64_t id_counters = id_stride / DtypeTraits<D>::kElementsPerCounter;
@@ -73,7 +71,7 @@ __global__ void __launch_bounds__(256)
 
 template <OutDtype D, bool kOneRun, class Transform>
 __global__ void __launch_bounds__(256)
-    fill_rows_kernel(typename DtypeTraits<D>::Storage* out, const int64_t* __restrict__ ids, ListedRows listed,
+    fill_rows_kernel(typename DtypeTraits<D>::Storage* out, const int64_t* __restrict__ ids, SliceLayout listed,
                      int group_shift, uint64_t base, StreamStart start, Transform transform) {
   using Traits = DtypeTraits<D>;
   using Compute = typename Traits::Compute;
@@ -81,10 +79,10 @@ __global__ void __launch_bounds__(256)
   using Pack = RowPack<Storage, Traits::kElementsPerCounter>;
   constexpr int per_counter = Traits::kElementsPerCounter;
   constexpr int counters_per_lane = kRowLaneCounters<Transform>;
-  const core::StreamOrigin origin = start.origin<Compute>();
+  const core::StreamOrigin origin = origin_on_device<D>(start);
   const core::PhiloxRoundKeys<uint32_t> keys(origin.key);
   const uint64_t g0 = origin.first + base;
-  const RowLayout& inner = listed.inner;
+  const RunLayout& inner = listed.inner;
   const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t group = int64_t{1} << group_shift;
   const int64_t lane = t & (group - 1);
@@ -104,8 +102,8 @@ __global__ void __launch_bounds__(256)
     const int64_t lead = static_cast<int64_t>(g_row % per_counter);
     const int64_t span = (lead + inner.length + per_counter - 1) / per_counter;
     const uint64_t first_counter = core::counter_of<Compute>(g_row);
-    Storage* const row_out = out + (memory - lead * inner.row_stride);  // where counter 0's first element goes
-    const bool packed = inner.row_stride == 1 && reinterpret_cast<uintptr_t>(row_out) % sizeof(Pack) == 0;
+    Storage* const row_out = out + (memory - lead * inner.run_stride);  // where counter 0's first element goes
+    const bool packed = inner.run_stride == 1 && reinterpret_cast<uintptr_t>(row_out) % sizeof(Pack) == 0;
     for (int64_t c0 = lane; c0 < span; c0 += group * counters_per_lane) {
 #pragma unroll
       for (int j = 0; j < counters_per_lane; ++j) {
@@ -118,7 +116,7 @@ __global__ void __launch_bounds__(256)
         if (packed && first >= 0 && first + per_counter <= inner.length) {
           store_global(row_out + c * per_counter, pack);
         } else {
-          store_row_edge(out + (memory + first * inner.row_stride), pack, first, inner.length, inner.row_stride);
+          store_row_edge(out + (memory + first * inner.run_stride), pack, first, inner.length, inner.run_stride);
         }
       }
     }
@@ -188,7 +186,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * warp_fill::kWarp)
   using Compute = typename Fill::Compute;
   // The key and counter are read here: while a graph is being captured the host does not know
   // them (the run's lead in its counter it does know).
-  const core::StreamOrigin origin = start.origin<Compute>();
+  const core::StreamOrigin origin = origin_on_device<D>(start);
   run.key = origin.key;
   run.base_counter = core::counter_of<Compute>(origin.first + base);
   const core::PhiloxRoundKeys<uint32_t> keys(origin.key);
@@ -228,22 +226,8 @@ void launch_run(typename DtypeTraits<D>::Storage* out, int64_t n, uint64_t base,
 }
 
 template <OutDtype D, class Transform>
-void launch_rows(const at::Tensor& self, const int64_t* ids, const ListedRows& listed, uint64_t base,
+void launch_rows(const at::Tensor& self, const int64_t* ids, const SliceLayout& listed, uint64_t base,
                  const StreamStart& start, const Transform& transform);
-
-template <OutDtype D, class Transform>
-void launch(const at::Tensor& self, const ElementPositions& positions, const StreamStart& start,
-            const Transform& transform) {
-  using Storage = typename DtypeTraits<D>::Storage;
-  const RowLayout rows = row_layout(self.sizes(), self.strides(), positions);
-  if (rows.is_one_run()) {
-    warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
-      launch_run<D>(static_cast<Storage*>(self.data_ptr()), rows.length, positions.base, start, fixed);
-    });
-    return;
-  }
-  launch_rows<D>(self, nullptr, rows_of_first_dim(rows), positions.base, start, transform);
-}
 
 int row_blocks(int64_t rows, int group_shift, int threads) {
   const int64_t threads_needed = rows << group_shift;
@@ -252,7 +236,7 @@ int row_blocks(int64_t rows, int group_shift, int threads) {
 
 // ids: rows picked by id (rows=), or null for the rows of any other layout.
 template <OutDtype D, class Transform>
-void launch_rows(const at::Tensor& self, const int64_t* ids, const ListedRows& listed, uint64_t base,
+void launch_rows(const at::Tensor& self, const int64_t* ids, const SliceLayout& listed, uint64_t base,
                  const StreamStart& start, const Transform& transform) {
   using Traits = DtypeTraits<D>;
   using Storage = typename Traits::Storage;
@@ -261,10 +245,10 @@ void launch_rows(const at::Tensor& self, const int64_t* ids, const ListedRows& l
   constexpr size_t pack_bytes = per_counter * sizeof(Storage);
   auto* out = static_cast<Storage*>(self.data_ptr());
   const auto stream = at::cuda::getCurrentCUDAStream();
-  const RowLayout& inner = listed.inner;
+  const RunLayout& inner = listed.inner;
   // A source's first counter is whole, so the lead of every row is that of the offset, the
   // window and the row's stride.
-  const bool aligned_rows = inner.count == 1 && inner.row_stride == 1 && inner.length % per_counter == 0 &&
+  const bool aligned_rows = inner.count == 1 && inner.run_stride == 1 && inner.length % per_counter == 0 &&
                             (start.offset + base) % per_counter == 0 && listed.id_stride % per_counter == 0 &&
                             reinterpret_cast<uintptr_t>(out) % pack_bytes == 0 &&
                             (listed.memory_stride * sizeof(Storage)) % pack_bytes == 0;
@@ -295,51 +279,35 @@ void launch_rows(const at::Tensor& self, const int64_t* ids, const ListedRows& l
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-at::CUDAGeneratorImpl* default_or(const std::optional<at::Generator>& generator, c10::Device device) {
-  return at::get_generator_or_default<at::CUDAGeneratorImpl>(
-      generator, at::cuda::detail::getDefaultCUDAGenerator(device.has_index() ? device.index() : -1));
-}
-
-// The CUDA backend of every fill (fill_op.h).
+// The CUDA backend of every fill (fill_op.h): launches over the plan's layout.
 struct CudaBackend {
   template <OutDtype D, template <class> class Params>
-  static void fill(const at::Tensor& self, const Params<ComputeOf<D>>& params, const StreamRequest& request) {
-    const uint64_t numel = logical_numel(self.sizes(), request);
-    // An empty window of a non-empty tensor (a rank's empty shard) still draws, as the whole would.
-    if (numel == 0) {
-      return;
+  static void run(const FillPlan<D, Params>& plan) {
+    using Storage = typename DtypeTraits<D>::Storage;
+    const FillPlacement& placement = plan.placement;
+    const c10::cuda::CUDAGuard guard(placement.self->device());
+    const auto transform = core::transform_of(plan.params);
+    switch (placement.shape) {
+      case FillPlacement::Shape::kOneRun:
+        warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
+          launch_run<D>(static_cast<Storage*>(placement.self->data_ptr()), placement.runs.length, placement.base,
+                        placement.start, fixed);
+        });
+        return;
+      case FillPlacement::Shape::kRuns:
+        launch_rows<D>(*placement.self, nullptr, slices_of_first_dim(placement.runs), placement.base, placement.start,
+                       transform);
+        return;
+      case FillPlacement::Shape::kPickedSlices:
+        launch_rows<D>(*placement.self, placement.ids.const_data_ptr<int64_t>(), placement.slices, placement.base,
+                       placement.start, transform);
+        return;
     }
-    const c10::cuda::CUDAGuard guard(self.device());
-    check_row_ids(request);
-    const StreamStart start = start_stream(request, self.device(), D, numel);
-    if (self.numel() == 0) {
-      return;
-    }
-    const ElementPositions positions = element_positions(self.sizes(), request);
-    if (request.rows.has_value()) {
-      const at::Tensor ids = request.rows->contiguous();
-      launch_rows<D>(self, ids.const_data_ptr<int64_t>(), listed_rows(self.sizes(), self.strides(), positions),
-                     positions.base, start, core::transform_of(params));
-      return;
-    }
-    launch<D>(self, positions, start, core::transform_of(params));
   }
 };
 
 }  // namespace
 }  // namespace cuda
-
-GeneratorReservation reserve_cuda_counters(const std::optional<at::Generator>& generator, c10::Device device,
-                                           uint64_t counters) {
-  auto* impl = cuda::default_or(generator, device);
-  std::lock_guard<std::mutex> lock(impl->mutex_);
-  const at::PhiloxCudaState state = impl->philox_cuda_state(4 * counters);
-  if (state.captured_) {
-    return {0, 0, reinterpret_cast<const uint64_t*>(state.seed_.ptr), reinterpret_cast<const uint64_t*>(state.offset_.ptr),
-            state.offset_intragraph_};
-  }
-  return {state.seed_.val, state.offset_.val / 4, nullptr, nullptr, 0};
-}
 
 int64_t cuda_runtime_version() { return CUDART_VERSION; }
 

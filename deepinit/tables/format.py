@@ -12,13 +12,13 @@ from typing import Optional
 import numpy as np
 import torch
 
+from .._ops import DTYPES
 from ..functions import BY_NAME, FUNCTIONS
 
 # The initialisers that can fill any block of a table (they take a window), by name, and the
 # arguments of their own that a table's request may give them.
 INITS = {f.name: f.function for f in FUNCTIONS if f.window and not f.name.startswith("_")}
 INIT_ARGUMENTS = {name: f.arguments for name, f in BY_NAME.items() if name in INITS}
-DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
 NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}
 FORMATS = (".npy", ".safetensors")
@@ -117,14 +117,14 @@ class Request:
         text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
         return len(text).to_bytes(8, "little") + text
 
-    def fill_rows(self, out, start):
+    def fill_row_range(self, out, start):
         """out: rows start .. start + len(out) of the table."""
         window = (start,) + (0,) * (len(self.shape) - 1)
         INITS[self.init](out, seed=self.seed, offset=self.offset, global_shape=self.shape, start=window,
                          **dict(self.init_kwargs))
         return out
 
-    def fill_ids(self, out, ids):
+    def fill_picked_rows(self, out, ids):
         """out: rows ids[0], ids[1], ... of the table (rows=)."""
         INITS[self.init](out, seed=self.seed, offset=self.offset, global_shape=self.shape, rows=ids,
                          **dict(self.init_kwargs))
@@ -139,6 +139,10 @@ def make_request(path, shape, init, seed, offset, dtype, name, init_kwargs) -> R
         raise ValueError(f"write a .npy or a .safetensors file, not {path!r}")
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; choose from {', '.join(INITS)}")
+    foreign = sorted(set(init_kwargs) - set(INIT_ARGUMENTS[init]))
+    if foreign:
+        raise ValueError(f"{init} takes no argument {', '.join(foreign)} (it takes "
+                         f"{', '.join(INIT_ARGUMENTS[init]) or 'none of its own'})")
     if isinstance(dtype, torch.dtype):
         dtype = {v: k for k, v in DTYPES.items()}.get(dtype, str(dtype))
     if dtype not in DTYPES:
@@ -158,7 +162,7 @@ def make_request(path, shape, init, seed, offset, dtype, name, init_kwargs) -> R
     # The initialiser checks its own arguments, before any file: on a row of the table on the
     # meta device, which checks what a real one would and allocates nothing, however long a row.
     try:
-        request.fill_rows(torch.empty((min(1, shape[0]),) + shape[1:], dtype=DTYPES[dtype], device="meta"), 0)
+        request.fill_row_range(torch.empty((min(1, shape[0]),) + shape[1:], dtype=DTYPES[dtype], device="meta"), 0)
     except (RuntimeError, ValueError, TypeError) as error:
         raise ValueError(f"{init}: {error}") from None
     return request
@@ -294,7 +298,7 @@ def verify_table_file(path, sample=None, chunk_bytes=64 << 20, random_seed=None)
     with open(path, "rb") as f:
         for r0 in chunks:
             r1 = min(rows, r0 + rows_per_chunk)
-            expected = request.fill_rows(buffer[: r1 - r0], r0).view(torch.uint8).numpy().reshape(r1 - r0, -1)
+            expected = request.fill_row_range(buffer[: r1 - r0], r0).view(torch.uint8).numpy().reshape(r1 - r0, -1)
             f.seek(header_bytes + r0 * row_bytes)
             actual = np.frombuffer(f.read((r1 - r0) * row_bytes), dtype=np.uint8).reshape(r1 - r0, -1)
             bad = np.flatnonzero((actual != expected).any(axis=1))
@@ -308,7 +312,7 @@ def _verify_sample(path, request, header_bytes, sample, random_seed):
     """`sample` distinct rows chosen at random, each read from its place and computed alone."""
     ids = sorted(random.Random(random_seed).sample(range(request.shape[0]), sample))
     row_bytes = request.row_bytes
-    expected = request.fill_ids(torch.empty((len(ids),) + request.shape[1:], dtype=request.torch_dtype),
+    expected = request.fill_picked_rows(torch.empty((len(ids),) + request.shape[1:], dtype=request.torch_dtype),
                                 torch.tensor(ids, dtype=torch.int64))
     expected = expected.view(torch.uint8).numpy().reshape(len(ids), -1)
     with open(path, "rb") as f:

@@ -257,7 +257,7 @@ def _write_rows(request, rows, done, chunk_bytes, progress):
         buffers = [torch.empty((capacity,) + request.shape[1:], dtype=request.torch_dtype) for _ in range(2)]
         for k, r0 in enumerate(range(start + done, stop, rows_per_chunk)):
             r1 = min(stop, r0 + rows_per_chunk)
-            chunk = request.fill_rows(buffers[k % 2][: r1 - r0], r0)
+            chunk = request.fill_row_range(buffers[k % 2][: r1 - r0], r0)
             if writer is not None:
                 writer.join()
                 written = writer.rows_end - start

@@ -28,12 +28,9 @@ using core::PhiloxKey;
 constexpr int kPhiloxSets = DEEPINIT_AVX2_PHILOX_SETS;
 constexpr int kStepCounters = 8 * kPhiloxSets;
 
-// The facts of an output dtype that the AVX2 kernels add to DtypeTraits: values per register
-// and bytes per stored element.
+// Values of an output dtype's compute type in one AVX2 register.
 template <OutDtype D>
 constexpr int kRegisterLanes = static_cast<int>(32 / sizeof(typename DtypeTraits<D>::Compute));
-template <OutDtype D>
-constexpr std::size_t kOutBytes = sizeof(typename DtypeTraits<D>::Storage);
 
 // Counters c, c+1, ..., c+8P-1 modulo mask + 1 (2^62 for the float family, 2^63 for float64),
 // 8 per register. Returns whether they share one high word (c >> 32), as all but one call in

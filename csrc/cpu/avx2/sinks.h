@@ -36,7 +36,7 @@ __attribute__((noinline)) void store_registers_partial(DtypeTag<D> tag, unsigned
                                                        const X& x) {
   constexpr int lanes = kRegisterLanes<D>;
   constexpr int count = static_cast<int>(sizeof(x.v) / sizeof(x.v[0]));
-  constexpr std::size_t bytes = kOutBytes<D>;
+  constexpr std::size_t bytes = DtypeTraits<D>::kBytes;
   alignas(32) unsigned char tmp[count * lanes * bytes];
   for (int k = 0; k < count; ++k) {
     store(tag, tmp + k * lanes * bytes, x.v[k]);
@@ -55,7 +55,7 @@ inline __attribute__((always_inline)) void store_registers(DtypeTag<D> tag, unsi
   constexpr int count = static_cast<int>(sizeof(x.v) / sizeof(x.v[0]));
   if (first >= 0 && first + count * lanes <= n) {
     for (int k = 0; k < count; ++k) {
-      store(tag, out + (first + k * lanes) * kOutBytes<D>, x.v[k]);
+      store(tag, out + (first + k * lanes) * DtypeTraits<D>::kBytes, x.v[k]);
     }
   } else {
     store_registers_partial(tag, out, n, first, x);
@@ -93,7 +93,7 @@ struct RowSink {
       if (row == count) {
         return;
       }
-      cpu::store(tag, out + row * stride + (first + k * lanes - row_start) * kOutBytes<D>, x.v[k]);
+      cpu::store(tag, out + row * stride + (first + k * lanes - row_start) * DtypeTraits<D>::kBytes, x.v[k]);
     }
   }
 };
@@ -135,9 +135,9 @@ inline void store_first(DtypeTag<D> tag, unsigned char* dst, __m256 x, int width
   if (width == 8) {
     store(tag, dst, x);
   } else {
-    alignas(32) unsigned char staged[8 * kOutBytes<D>];
+    alignas(32) unsigned char staged[8 * DtypeTraits<D>::kBytes];
     store(tag, staged, x);
-    std::memcpy(dst, staged, width * kOutBytes<D>);
+    std::memcpy(dst, staged, width * DtypeTraits<D>::kBytes);
   }
 }
 inline void store_first(DtypeTag<OutDtype::kFloat64> tag, unsigned char* dst, __m256d x, int width) {

@@ -75,7 +75,7 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
   constexpr int per_counter = DtypeTraits<D>::kElementsPerCounter;
   constexpr int capacity = kBlockCounters;
   constexpr int max_elements = capacity * per_counter;
-  constexpr std::size_t bytes = kOutBytes<D>;
+  constexpr std::size_t bytes = DtypeTraits<D>::kBytes;
 
   CounterBlock<D, capacity> block;
   ShortRunSegment segments[max_elements];
@@ -146,7 +146,7 @@ void fill_column_rows(const Transform& transform, DtypeTag<D> tag, const RoundKe
   constexpr int block_capacity = 2 * kBlockCounters;         // counters a block aims at
   constexpr int block_counters = std::max(block_capacity, kRows * kColumnSpan);
   constexpr int max_elements = block_counters * per_counter;
-  constexpr std::size_t bytes = kOutBytes<D>;
+  constexpr std::size_t bytes = DtypeTraits<D>::kBytes;
   const int lead = static_cast<int>(g0 % per_counter);
   const int width = static_cast<int>(runs.length);
   const int span = (lead + width + per_counter - 1) / per_counter;
@@ -317,7 +317,7 @@ void fill_regular_rows(const Transform& transform, DtypeTag<D> tag, const RoundK
   using Compute = typename DtypeTraits<D>::Compute;
   constexpr int per_counter = DtypeTraits<D>::kElementsPerCounter;
   constexpr int capacity = 2 * kBlockCounters;  // whole rows leave less unused
-  constexpr std::size_t bytes = kOutBytes<D>;
+  constexpr std::size_t bytes = DtypeTraits<D>::kBytes;
   const int lead = static_cast<int>(g0 % per_counter);
   const int span = static_cast<int>((lead + runs.length + per_counter - 1) / per_counter);
   const uint64_t row_counters = runs.g_stride / per_counter;
