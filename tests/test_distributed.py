@@ -12,17 +12,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import deepinit
-from testing import RANDOM_NAMES, call_random
+from testing import RANDOM_FILLS, RANDOM_NAMES, call_random
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 
-FILLS = {
-    "uniform_": lambda t, **k: deepinit.uniform_(t, -2.0, 2.0, **k),
-    "normal_": lambda t, **k: deepinit.normal_(t, 0.0, 0.02, **k),
-    "trunc_normal_": lambda t, **k: deepinit.trunc_normal_(t, std=0.02, **k),
-    "kaiming_uniform_": lambda t, **k: deepinit.kaiming_uniform_(t, a=5 ** 0.5, **k),
-    "xavier_normal_": lambda t, **k: deepinit.xavier_normal_(t, **k),
-}
+FILLS = {name: fill for name, fill, _ in RANDOM_FILLS}  # every function of the catalog that takes a window
 
 
 def _layouts(world):

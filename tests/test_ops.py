@@ -6,14 +6,13 @@ import torch
 from torch.library import opcheck
 
 import deepinit
+from deepinit._ops import FILL_NAMES, FILLS
 from testing import AOT_TRACES_GENERATORS, DEVICES, FLOAT_DTYPES
 
-OPS = [
-    (torch.ops.deepinit.uniform_, (-1.0, 2.0)),
-    (torch.ops.deepinit.normal_, (0.5, 2.0)),
-    (torch.ops.deepinit.trunc_normal_, (0.0, 1.0, -2.0, 2.0)),
-]
-OP_IDS = ["uniform_", "normal_", "trunc_normal_"]
+# Every fill op of the law catalog (csrc/laws.h), called with its schema's default arguments.
+OPS = [(getattr(torch.ops.deepinit, name), tuple(a.default_value for a in FILLS[name]._schema.arguments[1:]
+                                                 if not a.kwarg_only)) for name in FILL_NAMES]
+OP_IDS = list(FILL_NAMES)
 
 
 @pytest.mark.parametrize("device", DEVICES)

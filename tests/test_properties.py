@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deepinit
+from deepinit._ops import FILL_NAMES
+from testing import FLOAT_DTYPES
 
-DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+DTYPES = FLOAT_DTYPES
 
 
 @st.composite
@@ -34,27 +36,33 @@ def views(draw):
 
 
 finite = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
-FILLS = st.one_of(
-    st.tuples(st.just("uniform_"), finite, st.floats(0, 100)),
-    st.tuples(st.just("normal_"), finite, st.floats(0, 10)),
-    st.tuples(st.just("trunc_normal_"), finite, st.floats(1e-3, 10), finite, st.floats(1e-3, 60),
-              st.sampled_from([None, "lower", "upper"])),
-)
+
+
+def _truncated(mean, std, a, width, open_side):
+    b = a + width
+    return (mean, std, -math.inf if open_side == "lower" else a, math.inf if open_side == "upper" else b)
+
+
+# For every law of the C++ catalog: its arguments drawn, and the interval its values lie in. A
+# law without one here fails at import.
+LAW_ARGUMENTS = {
+    "uniform_": (st.tuples(finite, st.floats(0, 100)).map(lambda p: (p[0], p[0] + p[1])), lambda p: p),
+    "normal_": (st.tuples(finite, st.floats(0, 10)), lambda p: (-math.inf, math.inf)),
+    "trunc_normal_": (st.tuples(finite, st.floats(1e-3, 10), finite, st.floats(1e-3, 60),
+                                st.sampled_from([None, "lower", "upper"])).map(lambda p: _truncated(*p)),
+                      lambda p: p[2:]),
+}
+if set(LAW_ARGUMENTS) != set(FILL_NAMES):
+    raise AssertionError(f"tests/test_properties.py: arguments for every law of {FILL_NAMES}, not {list(LAW_ARGUMENTS)}")
+FILLS = st.one_of(*(st.tuples(st.just(name), LAW_ARGUMENTS[name][0]) for name in FILL_NAMES))
 OFFSETS = st.one_of(st.integers(0, 2**20), st.integers(2**64 - 2**12, 2**64 - 1))
 
 
 def _fill(tensor, spec, seed, offset):
-    kind = spec[0]
-    if kind == "uniform_":
-        low, width = spec[1], spec[2]
-        return deepinit.uniform_(tensor, low, low + width, seed=seed, offset=offset), (low, low + width)
-    if kind == "normal_":
-        return deepinit.normal_(tensor, spec[1], spec[2], seed=seed, offset=offset), (-math.inf, math.inf)
-    mean, std, a, width, open_side = spec[1:]
-    b = a + width
-    a = -math.inf if open_side == "lower" else a
-    b = math.inf if open_side == "upper" else b
-    return deepinit.trunc_normal_(tensor, mean, std, a, b, seed=seed, offset=offset), (a, b)
+    """The law's own function (its name's), with the drawn arguments; and its values' interval."""
+    name, parameters = spec
+    interval = LAW_ARGUMENTS[name][1](parameters)
+    return getattr(deepinit, name)(tensor, *parameters, seed=seed, offset=offset), interval
 
 
 def _outside(x, low, high, dtype):

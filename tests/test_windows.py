@@ -5,17 +5,9 @@ import pytest
 import torch
 
 import deepinit
-from testing import DEVICES, FLOAT_DTYPES
+from testing import DEVICES, FLOAT_DTYPES, RANDOM_FILLS
 
-FILLS = {
-    "uniform_": lambda t, **k: deepinit.uniform_(t, -1.0, 3.0, **k),
-    "normal_": lambda t, **k: deepinit.normal_(t, 0.5, 2.0, **k),
-    "trunc_normal_": lambda t, **k: deepinit.trunc_normal_(t, std=0.7, **k),
-    "kaiming_uniform_": lambda t, **k: deepinit.kaiming_uniform_(t, a=0.1, **k),
-    "kaiming_normal_": lambda t, **k: deepinit.kaiming_normal_(t, mode="fan_out", **k),
-    "xavier_uniform_": lambda t, **k: deepinit.xavier_uniform_(t, gain=1.5, **k),
-    "xavier_normal_": lambda t, **k: deepinit.xavier_normal_(t, **k),
-}
+FILLS = {name: fill for name, fill, _ in RANDOM_FILLS}  # every function of the catalog that takes a window
 # (global shape, start, block shape)
 WINDOWS = [
     ((100, 37), (0, 0), (100, 37)),

@@ -6,6 +6,7 @@ import scipy.stats
 import torch
 
 import deepinit
+from deepinit._ops import DTYPES, FILL_NAMES
 from deepinit.functions import BY_NAME, names
 
 HAS_CUDA = torch.cuda.is_available()
@@ -33,8 +34,8 @@ def _aot_traces_generators():
 
 AOT_TRACES_GENERATORS = _aot_traces_generators()
 
-FLOAT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
-DTYPE_NAMES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+FLOAT_DTYPES = list(DTYPES.values())  # every dtype the fills write (csrc/dtypes.h)
+DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
 
 def compute_dtype(dtype):
@@ -60,41 +61,57 @@ def cpu_capabilities():
 # of shape (64, 100): fan_in 100, fan_out 64.
 FAN_IN, FAN_OUT = 100, 64
 SHAPE = (FAN_OUT, FAN_IN)
+_TRUNCATED_STD = 0.87962566103423978  # the std of N(0, 1) truncated to [-2, 2]
 
 
-def _law_kaiming_uniform():
-    bound = np.sqrt(3.0) * np.sqrt(2.0 / (1 + 0.01**2)) / np.sqrt(FAN_IN)
+def _uniform(bound):
     return scipy.stats.uniform(-bound, 2 * bound)
 
 
-def _law_xavier_uniform():
-    a = np.sqrt(6.0 / (FAN_IN + FAN_OUT))
-    return scipy.stats.uniform(-a, 2 * a)
+def _normal(std):
+    return scipy.stats.norm(0, std)
 
 
-RANDOM_FILLS = [
-    ("uniform_", lambda t, **s: deepinit.uniform_(t, -0.5, 2.0, **s), scipy.stats.uniform(-0.5, 2.5)),
-    ("normal_", lambda t, **s: deepinit.normal_(t, 0.3, 1.7, **s), scipy.stats.norm(0.3, 1.7)),
-    ("trunc_normal_", lambda t, **s: deepinit.trunc_normal_(t, **s), scipy.stats.truncnorm(-2, 2)),
-    (
-        "trunc_normal_std0.02",
-        lambda t, **s: deepinit.trunc_normal_(t, std=0.02, **s),
-        scipy.stats.truncnorm(-100, 100, scale=0.02),
-    ),
-    ("kaiming_uniform_", lambda t, **s: deepinit.kaiming_uniform_(t, **s), _law_kaiming_uniform()),
-    (
-        "kaiming_normal_",
-        lambda t, **s: deepinit.kaiming_normal_(t, mode="fan_out", nonlinearity="relu", **s),
-        scipy.stats.norm(0, np.sqrt(2.0) / np.sqrt(FAN_OUT)),
-    ),
-    ("xavier_uniform_", lambda t, **s: deepinit.xavier_uniform_(t, **s), _law_xavier_uniform()),
-    (
-        "xavier_normal_",
-        lambda t, **s: deepinit.xavier_normal_(t, gain=2.0, **s),
-        scipy.stats.norm(0, 2.0 * np.sqrt(2.0 / (FAN_IN + FAN_OUT))),
-    ),
+# One oracle for every random function of the catalog that fills any block of a logical tensor
+# (deepinit/functions.py): a call with arguments of its own, and the scipy law of the values it
+# gives a SHAPE tensor. The generic tests (values, threads, chunks, views, windows, devices,
+# statistics) run on every one; a function added to the catalog without an oracle here fails the
+# tests at import.
+ORACLES = {
+    "_no_grad_trunc_normal_": (lambda t, **s: deepinit._no_grad_trunc_normal_(t, 0.0, 0.5, -0.3, 0.8, **s),
+                               scipy.stats.truncnorm(-0.6, 1.6, scale=0.5)),
+    "normal_": (lambda t, **s: deepinit.normal_(t, 0.3, 1.7, **s), scipy.stats.norm(0.3, 1.7)),
+    "trunc_normal_": (lambda t, **s: deepinit.trunc_normal_(t, **s), scipy.stats.truncnorm(-2, 2)),
+    "kaiming_uniform_": (lambda t, **s: deepinit.kaiming_uniform_(t, **s),
+                         _uniform(np.sqrt(3.0) * np.sqrt(2.0 / (1 + 0.01**2)) / np.sqrt(FAN_IN))),
+    "kaiming_normal_": (lambda t, **s: deepinit.kaiming_normal_(t, mode="fan_out", nonlinearity="relu", **s),
+                        _normal(np.sqrt(2.0) / np.sqrt(FAN_OUT))),
+    "xavier_uniform_": (lambda t, **s: deepinit.xavier_uniform_(t, **s), _uniform(np.sqrt(6.0 / (FAN_IN + FAN_OUT)))),
+    "xavier_normal_": (lambda t, **s: deepinit.xavier_normal_(t, gain=2.0, **s),
+                       _normal(2.0 * np.sqrt(2.0 / (FAN_IN + FAN_OUT)))),
+    "uniform_": (lambda t, **s: deepinit.uniform_(t, -0.5, 2.0, **s), scipy.stats.uniform(-0.5, 2.5)),
+    "variance_scaling_": (lambda t, **s: deepinit.variance_scaling_(t, 2.0, "fan_avg", **s),
+                          scipy.stats.truncnorm(-2, 2, scale=np.sqrt(2.0 / ((FAN_IN + FAN_OUT) / 2)) / _TRUNCATED_STD)),
+    "lecun_normal_": (lambda t, **s: deepinit.lecun_normal_(t, **s),
+                      scipy.stats.truncnorm(-2, 2, scale=np.sqrt(1.0 / FAN_IN) / _TRUNCATED_STD)),
+    "lecun_uniform_": (lambda t, **s: deepinit.lecun_uniform_(t, **s), _uniform(np.sqrt(3.0 / FAN_IN))),
+    "trunc_normal_tf_": (lambda t, **s: deepinit.trunc_normal_tf_(t, 0.1, 2.0, -1.0, 1.5, **s),
+                         scipy.stats.truncnorm(-1.0, 1.5, loc=0.1, scale=2.0)),
+}
+_WITHOUT_ORACLE = [name for name in names(random=True, window=True) if name not in ORACLES]
+if _WITHOUT_ORACLE:
+    raise AssertionError(f"tests/testing.py: no oracle (a call and its scipy law) for {_WITHOUT_ORACLE}")
+RANDOM_FILLS = [(name, *ORACLES[name]) for name in names(random=True, window=True)] + [
+    # The default truncated normal's interval leaves out less than 2^-64 of the mass: its own form.
+    ("trunc_normal_std0.02", lambda t, **s: deepinit.trunc_normal_(t, std=0.02, **s),
+     scipy.stats.truncnorm(-100, 100, scale=0.02)),
 ]
 RANDOM_FILL_IDS = [name for name, *_ in RANDOM_FILLS]
+# One fill per law of the C++ catalog (csrc/laws.h), through the public function of its name.
+OP_FILLS = [fill for fill in RANDOM_FILLS if fill[0] in FILL_NAMES]
+if len(OP_FILLS) != len(FILL_NAMES):
+    raise AssertionError(f"tests/testing.py: a law of the C++ catalog has no public function of its name: {FILL_NAMES}")
+OP_FILL_IDS = [name for name, *_ in OP_FILLS]
 
 
 # Every random function of deepinit's catalog, and a call of each with its defaults (plus the

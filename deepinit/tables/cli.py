@@ -1,5 +1,6 @@
 """``python -m deepinit table``: write, resume, finish or verify a table file from the shell."""
 
+import inspect
 import os
 import sys
 import time
@@ -7,6 +8,7 @@ import time
 from .._argparse import Parser, parse_shape
 from .format import (
     DTYPES,
+    INIT_ARGUMENTS,
     INITS,
     TableError,
     TableRefused,
@@ -38,13 +40,23 @@ def _parser():
     parser.add_argument("--finish", action="store_true", help="make the table once every row range is written")
     parser.add_argument("--verify", action="store_true", help="recompute PATH from its stored request and compare")
     parser.add_argument("--sample", type=int, metavar="N", help="with --verify: only N rows chosen at random")
-    for arg in ("a", "b", "mean", "std", "gain", "scale"):
-        parser.add_argument(f"--{arg}", type=float, help="the initialiser's argument of that name (its default if absent)")
-    parser.add_argument("--mode", choices=["fan_in", "fan_out", "fan_avg"], help="Kaiming's and variance_scaling_'s fan")
-    parser.add_argument("--nonlinearity", help="Kaiming's nonlinearity")
-    parser.add_argument("--distribution", choices=["truncated_normal", "normal", "uniform"],
-                        help="variance_scaling_'s distribution")
+    # The initialisers' own arguments, from the catalog: a flag for each, of its annotated type.
+    for argument, (kind, takers) in init_argument_flags().items():
+        parser.add_argument(f"--{argument}", type=kind, help=f"{', '.join(takers)}: the argument of that name (its "
+                                                             "default if absent)")
     return parser
+
+
+def init_argument_flags():
+    """{argument: (its type, the initialisers that take it)} of every initialiser of INITS."""
+    flags = {}
+    for init, arguments in INIT_ARGUMENTS.items():
+        signature = inspect.signature(INITS[init])
+        for argument in arguments:
+            annotation = signature.parameters[argument].annotation
+            kind = annotation if annotation in (float, int, str) else float
+            flags.setdefault(argument, (kind, []))[1].append(init)
+    return flags
 
 
 def main(argv=None):
@@ -77,8 +89,7 @@ def main(argv=None):
                 assert len(rows) == 2
             except (ValueError, AssertionError):
                 parser.error(f"--rows: invalid range {args.rows!r}: write START:STOP, like 0:1000000")
-        init_kwargs = {k: getattr(args, k) for k in ("a", "b", "mean", "std", "gain", "scale", "mode", "nonlinearity",
-                                                     "distribution") if getattr(args, k) is not None}
+        init_kwargs = {k: getattr(args, k) for k in init_argument_flags() if getattr(args, k) is not None}
         try:
             request = make_request(args.path, shape, args.init, args.seed, args.offset, args.dtype, args.name,
                                    init_kwargs)
