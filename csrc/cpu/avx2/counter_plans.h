@@ -36,7 +36,8 @@ struct RunCounters {
 
 // Rows whose elements come in whole registers (every row starts on a counter boundary and holds
 // a whole number of 8-counter sets): each set takes 8 consecutive counters of one row, the rows
-// `row_counters` apart from `first`, `sets_per_row` sets to a row. Steps must come in order.
+// starting at the counters of `starts` (stream positions) where given, else `row_counters` apart
+// from `first`, `sets_per_row` sets to a row. Steps must come in order.
 template <OutDtype D>
 struct RowCounters {
   using Compute = typename DtypeTraits<D>::Compute;
@@ -44,7 +45,12 @@ struct RowCounters {
   uint64_t first;
   uint64_t row_counters;
   int64_t sets_per_row;
+  const uint64_t* starts = nullptr;
   mutable int64_t row = 0, part = 0;  // of the next set
+
+  uint64_t row_start(int64_t r) const {
+    return starts != nullptr ? core::counter_of<Compute>(starts[r]) : first + static_cast<uint64_t>(r) * row_counters;
+  }
 
   void operator()(int64_t, __m256i* bits) const {
     constexpr uint64_t mask = core::kCounterMask<Compute>;
@@ -52,7 +58,7 @@ struct RowCounters {
     uint32_t high = 0;
     bool shared_high = true;  // every counter's high word is `high`
     for (int p = 0; p < kPhiloxSets; ++p) {
-      const uint64_t counter = (first + static_cast<uint64_t>(row) * row_counters + 8 * part) & mask;
+      const uint64_t counter = (row_start(row) + 8 * part) & mask;
       U32v<1> lo, hi;
       shared_high &= counter_lanes(counter, mask, lo, hi) && (p == 0 || static_cast<uint32_t>(counter >> 32) == high);
       high = static_cast<uint32_t>(counter >> 32);

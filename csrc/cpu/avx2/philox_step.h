@@ -101,7 +101,7 @@ PhiloxLanes load_counter_lanes(const uint32_t* src) {
   for (int k = 0; k < kPhiloxSets / 2; ++k) w.v[k] = _mm512_loadu_si512(src + 16 * k);
   return w;
 }
-// One register of Philox lanes at a time (fill_column_rows).
+// One register of Philox lanes at a time (fill_narrow_rows).
 void store_lanes(uint32_t* dst, __m512i x) { _mm512_store_si512(dst, x); }
 __m512i interleave_low(__m512i a, __m512i b) { return _mm512_unpacklo_epi32(a, b); }
 __m512i interleave_high(__m512i a, __m512i b) { return _mm512_unpackhi_epi32(a, b); }

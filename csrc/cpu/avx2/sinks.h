@@ -3,7 +3,7 @@
 // order of first:
 //   RunSink     one run: element e goes to out[e], those outside [0, n) are dropped;
 //   RowSink     rows of a whole number of registers, `stride` bytes apart;
-// and, for the column blocks of fill_column_rows, 8 x 8 transposes into rows
+// and, for the column blocks of fill_narrow_rows, 8 x 8 transposes into rows
 // (store_column_block). Also the short copies and prefetches of the window fills.
 // Part of cpu/avx2/kernels.h, compiled once per x86 capability.
 #pragma once

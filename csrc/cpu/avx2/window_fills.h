@@ -1,4 +1,4 @@
-// The fills of the AVX2 kernels, one per shape of work: a contiguous run, and four kinds of
+// The fills of the AVX2 kernels, one per shape of work: a contiguous run, and three kinds of
 // rows shorter than kShortRun (the rows of a window or of a strided view). Each is a pipeline of
 // the layers beside this file: a counter plan (counter_plans.h) -> one Philox step per plan step
 // (philox_step.h) -> a transform pass (transform_pass.h) -> a sink (sinks.h); fill_runs picks
@@ -37,16 +37,29 @@ void fill_run(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key,
 template <OutDtype D>
 constexpr int64_t kRowQuantum = 8 * DtypeTraits<D>::kElementsPerCounter;
 
-// Rows whose elements come in whole registers: each register of Philox lanes takes 8
-// consecutive counters of one row, and transformed registers go straight to their row: no
-// copies at all.
+// Whether every row of `runs` is whole 8-counter sets that start on a counter.
+template <OutDtype D>
+bool rows_are_aligned(uint64_t g0, const Runs& runs) {
+  constexpr int per_counter = DtypeTraits<D>::kElementsPerCounter;
+  if (runs.length % kRowQuantum<D> != 0) {
+    return false;
+  }
+  if (runs.starts == nullptr) {
+    return g0 % per_counter == 0 && runs.g_stride % per_counter == 0;
+  }
+  return std::all_of(runs.starts, runs.starts + runs.count, [](uint64_t g) { return g % per_counter == 0; });
+}
+
+// Rows whose elements come in whole registers (rows_are_aligned): each register of Philox lanes
+// takes 8 consecutive counters of one row, and transformed registers go straight to their row:
+// no copies at all.
 template <class Transform, OutDtype D>
 void fill_aligned_rows(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
                        uint64_t g0, const Runs& runs) {
   using Compute = typename DtypeTraits<D>::Compute;
   constexpr int per_counter = DtypeTraits<D>::kElementsPerCounter;
   const RowCounters<D> plan{key, core::counter_of<Compute>(g0), runs.g_stride / per_counter,
-                            runs.length / kRowQuantum<D>};
+                            runs.length / kRowQuantum<D>, runs.starts};
   transform_elements(transform, tag, runs.count * runs.length, 0, plan,
                      RowSink<D>{out, runs.length, runs.out_stride, runs.count});
 }
@@ -100,7 +113,6 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
       unsigned char* dst = row_out + column * static_cast<int64_t>(bytes);
       segments[n_segments++] = {dst, block.size * per_counter + lead, length};
       block.append_run(core::counter_of<Compute>(g), (lead + length + per_counter - 1) / per_counter);
-      prefetch_lines(dst, length * static_cast<int64_t>(bytes));
       remaining -= length;
       column += length;
       if (column == runs.length) {
@@ -113,96 +125,66 @@ void fill_short_runs(const Transform& transform, DtypeTag<D> tag, const RoundKey
     }
     block.pad_to_step();
     const int64_t n = static_cast<int64_t>(block.size) * per_counter;
-    transform_elements(transform, tag, n, 0, block.plan(key), RunSink{staged_out, n});
+    // The segments' cache lines are asked for a few at each step of the transform: asked for all
+    // at once they wait on memory (1.1x slower); not asked for, the copies do (1.2x).
+    const int steps = (block.size + kStepCounters - 1) / kStepCounters;
+    const auto counters = block.plan(key);
+    transform_elements(transform, tag, n, 0, [&](int64_t step, __m256i* bits) {
+      for (int k = static_cast<int>(step) * n_segments / steps; k < (step + 1) * n_segments / steps; ++k) {
+        prefetch_lines(segments[k].dst, segments[k].length * static_cast<int64_t>(bytes));
+      }
+      counters(step, bits);
+    }, RunSink{staged_out, n});
     for (int k = 0; k < n_segments; ++k) {
       copy_small(segments[k].dst, staged_out + segments[k].at * bytes, segments[k].length * bytes);
     }
   }
 }
 
-// Rows shorter than this go through fill_aligned_rows, fill_column_rows, fill_regular_rows or
-// fill_short_runs.
+// Rows shorter than this go through fill_aligned_rows, fill_narrow_rows or fill_short_runs.
 constexpr int64_t kShortRun = 512;
 
-// Counters of a row that fill_column_rows takes at most (wider rows: fill_regular_rows).
-constexpr int kColumnSpan = 64;
+// Elements of a row that fill_narrow_rows takes at most: the elements of 4 counters. Wider rows
+// measured faster through fill_short_runs (1.1x to 1.2x at 20 float32 elements and up), narrower
+// ones up to 1.7x slower there.
+template <OutDtype D>
+constexpr int64_t kNarrowRow = 4 * DtypeTraits<D>::kElementsPerCounter;
 
-// Short rows that all start at the same place within a counter (the rows of a column window of
-// a table whose width is a multiple of the counter's elements, the usual case), at most
-// kColumnSpan counters of each. The rows go in the Philox lanes: a register of lanes takes
-// counter m of kLanes rows (a group), so its words are whole columns of those rows, 4 for the
-// float family and 2 for float64, with no per-row work. A block of groups goes through L1 in
-// column order, kLanes rows to a column: Philox, keeping the window's columns; a staged
-// transform as one run; then 8 x 8 transposes (running a direct transform first) into the rows.
-template <class Transform, OutDtype D>
-void fill_column_rows(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
-                      uint64_t g0, const Runs& runs) {
+// The counters a narrow row touches at most: those of kNarrowRow elements that start anywhere
+// within the first.
+constexpr int kNarrowSpan = 5;
+
+// The layout of fill_narrow_rows's blocks: the rows go in the Philox lanes, a register of lanes
+// taking counter m of kRows rows (a group), so its words are whole columns of those rows. Column
+// c of group g starts at element (g width + c) kRows; for float64 the first half of a column
+// holds rows 0, 1, 4, 5 (+ 8), the second 2, 3, 6, 7 (+ 8).
+template <OutDtype D>
+struct NarrowRowsBlock {
   using Compute = typename DtypeTraits<D>::Compute;
-  constexpr bool f64 = std::is_same_v<Compute, double>;
-  constexpr OutDtype kStagedDtype = f64 ? OutDtype::kFloat64 : OutDtype::kFloat32;
-  constexpr int per_counter = DtypeTraits<D>::kElementsPerCounter;
-  constexpr int kRows = kLanes;  // rows of a group
-  constexpr int step_elements = per_counter * kStepCounters;  // of a transform step
-  constexpr int block_capacity = 2 * kBlockCounters;         // counters a block aims at
-  constexpr int block_counters = std::max(block_capacity, kRows * kColumnSpan);
-  constexpr int max_elements = block_counters * per_counter;
-  constexpr std::size_t bytes = DtypeTraits<D>::kBytes;
-  const int lead = static_cast<int>(g0 % per_counter);
-  const int width = static_cast<int>(runs.length);
-  const int span = (lead + width + per_counter - 1) / per_counter;
-  const uint64_t row_counters = runs.g_stride / per_counter;
-  const int groups_per_block = std::max(1, block_capacity / (kRows * span));
-  const int64_t row_bytes = width * static_cast<int64_t>(bytes);
-  const bool staged = core::runs_staged(transform);
+  static constexpr bool kF64 = std::is_same_v<Compute, double>;
+  static constexpr int kRows = kLanes;
+  static constexpr int kPerCounter = DtypeTraits<D>::kElementsPerCounter;
+  static constexpr int kStepElements = kPerCounter * kStepCounters;  // of a transform step
+  static constexpr int kCapacity = 2 * kBlockCounters;                // counters a block aims at
+  static constexpr int kCounters = std::max(kCapacity, kRows * kNarrowSpan);
+  static constexpr int kElements = kCounters * kPerCounter;
 
-  CounterBlock<D, block_counters + kStepCounters> block;
-  block.set_lane_stride(row_counters);
-  // Column c of group g starts at element (g width + c) kRows: of `bits` (its words, two per
-  // float64) and of `columns` (the staged transform's results). For float64 the first half of a
-  // column holds rows 0, 1, 4, 5 (+ 8), the second 2, 3, 6, 7 (+ 8). + one step: the staged
-  // transform reads and writes whole steps.
-  alignas(64) uint32_t bits[4 * (block_counters + kStepCounters)];
-  alignas(64) Compute columns[kStageable<Transform> ? max_elements + step_elements : 1];
-  alignas(64) unsigned char rows_buffer[max_elements * bytes];
-  for (int64_t row0 = 0; row0 < runs.count; row0 += groups_per_block * kRows) {
-    const int rows = static_cast<int>(std::min<int64_t>(groups_per_block * kRows, runs.count - row0));
-    const int groups = (rows + kRows - 1) / kRows;
-    const int sets = groups * span;  // registers of lanes
-    // Lane j of group g takes row g kRows + j: counters first + (g kRows + j) row_counters + m.
-    const uint64_t first = core::counter_of<Compute>(g0) + static_cast<uint64_t>(row0) * row_counters;
-    block.reset(first);
-    for (int g = 0; g < groups; ++g) {
-      block.append_lane_columns(first + static_cast<uint64_t>(g * kRows) * row_counters, span);
-    }
-    block.pad_to_step();
-    // Rows of up to a cache line take the transposed registers straight; longer rows are put
-    // together in L1 and copied out in address order (stores of 32 bytes to 8 rows in turn
-    // measured up to 1.2x slower than that when the rows come from memory, prefetched or not).
-    // The rows' cache lines are asked for now, to arrive while Philox and the transform run,
-    // except for a copy of up to 8 KiB into adjacent rows after a direct transform: the hardware
-    // prefetchers keep up with that one (asking measured 1.1x slower), not with longer ones.
-    const bool via_buffer = row_bytes > 64;
-    if (!via_buffer || staged || runs.out_stride != row_bytes || rows * row_bytes > 8192) {
-      if (runs.out_stride <= row_bytes + 64) {  // rows (nearly) adjacent: one range
-        prefetch_lines(out + row0 * runs.out_stride, (rows - 1) * runs.out_stride + row_bytes);
-      } else {
-        for (int row = 0; row < rows; ++row) {
-          prefetch_lines(out + (row0 + row) * runs.out_stride, row_bytes);
-        }
-      }
-    }
+  int lead;   // of the rows' first element in its counter
+  int width;  // elements of a row
+  int span;   // counters of a row
 
-    // Philox, keeping the words of columns [0, width). The words of a row's first counter that
-    // lie before the window are skipped; those of its last counter past the window land on
-    // columns of the next group (or the padding), which that group overwrites later.
-    const auto counters = block.plan(key);
+  // Philox on `sets` registers of lanes into bits[], keeping the words of columns [0, width).
+  // The words of a row's first counter that lie before it are skipped; those of its last
+  // counter past it land on the next group's columns (or the padding), overwritten later.
+  template <class Counters>
+  void philox_columns(const Counters& counters, int sets, uint32_t* bits) const {
     int g = 0, m = 0;  // of the next register of lanes
     for (int s0 = 0; s0 < sets; s0 += kLaneRegisters) {
       PhiloxLanes w[4];
       counters.philox(s0 / kLaneRegisters, w);
       for (int q = 0; q < kLaneRegisters && s0 + q < sets; ++q) {
-        uint32_t* dst = bits + (g * width + per_counter * m - lead) * kRows * (f64 ? 2 : 1);
-        if constexpr (f64) {
+        uint32_t* dst = bits + (g * width + kPerCounter * m - lead) * kRows * (kF64 ? 2 : 1);
+        if constexpr (kF64) {
           // Element 2m + h is words (2h + 1, 2h) as (high, low).
           for (int h = 0; h < 2; ++h) {
             if (m > 0 || h >= lead) {
@@ -212,9 +194,7 @@ void fill_column_rows(const Transform& transform, DtypeTag<D> tag, const RoundKe
           }
         } else {
           for (int k = 0; k < 4; ++k) {
-            if (m > 0 || k >= lead) {
-              store_lanes(dst + kRows * k, w[k].v[q]);
-            }
+            if (m > 0 || k >= lead) store_lanes(dst + kRows * k, w[k].v[q]);
           }
         }
         if (++m == span) {
@@ -223,122 +203,88 @@ void fill_column_rows(const Transform& transform, DtypeTag<D> tag, const RoundKe
         }
       }
     }
+  }
 
-    // A staged transform runs on the block's columns as one run, on whole steps: the padding's
-    // words are zeros or those of columns past the window, and its results are never read.
-    if constexpr (kStageable<Transform>) {
-      if (staged) {
-        const int n = groups * width * kRows;
-        const int n_steps = (n + step_elements - 1) / step_elements * step_elements;
-        std::memset(bits + n * sizeof(Compute) / 4, 0, (n_steps - n) * sizeof(Compute));
-        transform_elements(transform, DtypeTag<kStagedDtype>{}, n_steps, 0, [&](int64_t step, __m256i* b) {
-          const auto* src = reinterpret_cast<const __m256i*>(bits) + step * 4 * kPhiloxSets;
-          for (int k = 0; k < 4 * kPhiloxSets; ++k) b[k] = _mm256_load_si256(src + k);
-        }, RunSink{reinterpret_cast<unsigned char*>(columns), n_steps});
-      }
-    }
+  // The transform on the first n elements of bits[], as one run on whole steps into columns[]:
+  // the padding's words are zeros, and its results are never read.
+  template <class Transform>
+  static void transform_columns(const Transform& transform, int n, uint32_t* bits, Compute* columns) {
+    constexpr OutDtype kColumnDtype = kF64 ? OutDtype::kFloat64 : OutDtype::kFloat32;
+    const int n_steps = (n + kStepElements - 1) / kStepElements * kStepElements;
+    std::memset(bits + n * sizeof(Compute) / 4, 0, (n_steps - n) * sizeof(Compute));
+    transform_elements(transform, DtypeTag<kColumnDtype>{}, n_steps, 0, [&](int64_t step, __m256i* b) {
+      const auto* src = reinterpret_cast<const __m256i*>(bits) + step * 4 * kPhiloxSets;
+      for (int k = 0; k < 4 * kPhiloxSets; ++k) b[k] = _mm256_load_si256(src + k);
+    }, RunSink{reinterpret_cast<unsigned char*>(columns), n_steps});
+  }
 
-    // Columns into rows, 8 rows by 8 columns (float64: 4) at a time; a width that is not a
-    // multiple of that ends with a block that overlaps the one before and stores the same values
-    // again. column_block(at) gives registers i of column element `at` + i kRows (two for
-    // float64: its halves), transformed; transpose_columns stores the rows `stride` bytes apart
-    // from dst.
-    const auto transpose_columns = [&](const auto& column_block, unsigned char* dst, int64_t stride) {
-      constexpr int block = f64 ? 4 : 8;  // columns per transpose
-      for (int g = 0; g < groups; ++g) {
-        for (int h = 0; h < kRows / 8; ++h) {
-          const int block_rows = std::min(8, rows - g * kRows - 8 * h);
-          if (block_rows <= 0) {
-            break;
-          }
-          unsigned char* block_out = dst + (g * kRows + 8 * h) * stride;
-          for (int c0 = 0; c0 < width; c0 += block) {
-            const int c = width >= block ? std::min(c0, width - block) : 0;
-            store_column_block(tag, column_block((g * width + c) * kRows + (f64 ? 4 : 8) * h), block_rows,
-                               block_out + c * static_cast<int64_t>(bytes), stride, std::min(width, block));
-          }
+  // Columns into `rows` rows at out, `stride` bytes apart, 8 rows by 8 columns (float64: 4) at a
+  // time; a width that is not a multiple of that ends with a block that overlaps the one before
+  // and stores the same values again.
+  void transpose_into_rows(DtypeTag<D> tag, const Compute* columns, int rows, unsigned char* out,
+                           int64_t stride) const {
+    constexpr int block = kF64 ? 4 : 8;  // columns per transpose
+    using Registers = std::conditional_t<kF64, F64v<8>, F32v<8>>;
+    for (int row = 0; row < rows; row += 8) {
+      const int g = row / kRows;
+      const int h = (row % kRows) / 8;
+      for (int c0 = 0; c0 < width; c0 += block) {
+        const int c = width >= block ? std::min(c0, width - block) : 0;
+        const Compute* src = columns + (g * width + c) * kRows + (kF64 ? 4 : 8) * h;
+        Registers x;
+        for (int i = 0; i < 8; ++i) {
+          std::memcpy(&x.v[i], src + (kF64 ? (i / 2) * kRows + (i % 2) * kRows / 2 : i * kRows), 32);
         }
-      }
-    };
-    // Each combination in code of its own: stores to the local buffer then provably miss the
-    // columns, and the compiler keeps the loop's values in registers (1.1x faster).
-    const auto transpose_into_place = [&](const auto& column_block) {
-      if (via_buffer) {
-        transpose_columns(column_block, rows_buffer, row_bytes);
-      } else {
-        transpose_columns(column_block, out + row0 * runs.out_stride, runs.out_stride);
-      }
-    };
-    using Registers = std::conditional_t<f64, F64v<8>, F32v<8>>;
-    using Words = std::conditional_t<f64, U64v<8>, U32v<8>>;
-    const auto load_block = [](const Compute* src, auto& x) {  // at the column layout's places
-      for (int i = 0; i < 8; ++i) {
-        const auto* at = src + (f64 ? (i / 2) * kRows + (i % 2) * kRows / 2 : i * kRows);
-        std::memcpy(&x.v[i], at, 32);
-      }
-    };
-    bool transformed = false;
-    if constexpr (kStageable<Transform>) {
-      if (staged) {
-        transpose_into_place([&](int at) {
-          Registers x;
-          load_block(columns + at, x);
-          return x;
-        });
-        transformed = true;
-      }
-    }
-    if (!transformed) {
-      transpose_into_place([&](int at) {
-        Words b;
-        load_block(reinterpret_cast<const Compute*>(bits) + at, b);
-        return transform(b);
-      });
-    }
-    if (via_buffer) {
-      if (runs.out_stride == row_bytes) {
-        copy_small(out + row0 * row_bytes, rows_buffer, rows * row_bytes);
-      } else {
-        for (int row = 0; row < rows; ++row) {
-          copy_small(out + (row0 + row) * runs.out_stride, rows_buffer + row * row_bytes, row_bytes);
-        }
+        store_column_block(tag, x, std::min(8, rows - row), out + row * stride + c * static_cast<int64_t>(DtypeTraits<D>::kBytes),
+                           stride, std::min(width, block));
       }
     }
   }
-}
+};
 
-// Regular rows (see fill_column_rows) of more than kColumnSpan counters: each row takes the same
-// `span` counters, a block takes as many whole rows as fit, and the per-row work is a register
-// of counters and a copy. (Slices of fill_column_rows measured 1.2x slower for these widths;
-// prefetching the rows, as fill_short_runs does, slower too: up to 150 lines at once per block.)
+// Rows of at most kNarrowRow elements that all start at the same place within a counter (the
+// rows of a narrow column window, or of a strided view): a block of rows goes through L1 in
+// column order (NarrowRowsBlock), with no per-row work: Philox, the transform as one run, then
+// 8 x 8 transposes straight into the rows.
 template <class Transform, OutDtype D>
-void fill_regular_rows(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
-                       uint64_t g0, const Runs& runs) {
-  using Compute = typename DtypeTraits<D>::Compute;
-  constexpr int per_counter = DtypeTraits<D>::kElementsPerCounter;
-  constexpr int capacity = 2 * kBlockCounters;  // whole rows leave less unused
-  constexpr std::size_t bytes = DtypeTraits<D>::kBytes;
+void fill_narrow_rows(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key, unsigned char* out,
+                      uint64_t g0, const Runs& runs) {
+  using Block = NarrowRowsBlock<D>;
+  using Compute = typename Block::Compute;
+  constexpr int per_counter = Block::kPerCounter;
   const int lead = static_cast<int>(g0 % per_counter);
-  const int span = static_cast<int>((lead + runs.length + per_counter - 1) / per_counter);
+  const int width = static_cast<int>(runs.length);
+  const Block layout{lead, width, (lead + width + per_counter - 1) / per_counter};
   const uint64_t row_counters = runs.g_stride / per_counter;
-  const int64_t rows_per_block = capacity / span;
+  const int rows_per_block = std::max(1, Block::kCapacity / (Block::kRows * layout.span)) * Block::kRows;
+  const int64_t row_bytes = width * static_cast<int64_t>(DtypeTraits<D>::kBytes);
 
-  CounterBlock<D, capacity> block;
-  alignas(32) unsigned char staged_out[capacity * per_counter * bytes];
+  CounterBlock<D, Block::kCounters + kStepCounters> block;
+  block.set_lane_stride(row_counters);
+  // + one step: the transform reads and writes whole steps.
+  alignas(64) uint32_t bits[4 * (Block::kCounters + kStepCounters)];
+  alignas(64) Compute columns[Block::kElements + Block::kStepElements];
   for (int64_t row0 = 0; row0 < runs.count; row0 += rows_per_block) {
     const int rows = static_cast<int>(std::min<int64_t>(rows_per_block, runs.count - row0));
+    const int groups = (rows + Block::kRows - 1) / Block::kRows;
     unsigned char* block_out = out + row0 * runs.out_stride;
-    // Row r's counters are first + r row_counters + [0, span), modulo the mask.
+    // The rows' cache lines are asked for at once: spread over the transform's steps as in
+    // fill_short_runs, they arrive too late (1.1x slower).
+    if (runs.out_stride <= row_bytes + 64) {  // rows (nearly) adjacent: one range
+      prefetch_lines(block_out, (rows - 1) * runs.out_stride + row_bytes);
+    } else {
+      for (int row = 0; row < rows; ++row) prefetch_lines(block_out + row * runs.out_stride, row_bytes);
+    }
+    // Lane j of group g takes row g kRows + j: counters first + (g kRows + j) row_counters + m.
     const uint64_t first = core::counter_of<Compute>(g0) + static_cast<uint64_t>(row0) * row_counters;
     block.reset(first);
-    for (int r = 0; r < rows; ++r) block.append_run(first + static_cast<uint64_t>(r) * row_counters, span);
-    block.pad_to_step();
-    const int64_t n = static_cast<int64_t>(block.size) * per_counter;
-    transform_elements(transform, tag, n, 0, block.plan(key), RunSink{staged_out, n});
-    for (int r = 0; r < rows; ++r) {
-      copy_small(block_out + r * runs.out_stride, staged_out + (r * span * per_counter + lead) * bytes,
-                 runs.length * bytes);
+    for (int g = 0; g < groups; ++g) {
+      block.append_lane_columns(first + static_cast<uint64_t>(g * Block::kRows) * row_counters, layout.span);
     }
+    block.pad_to_step();
+    layout.philox_columns(block.plan(key), groups * layout.span, bits);
+    Block::transform_columns(transform, groups * width * Block::kRows, bits, columns);
+    layout.transpose_into_rows(tag, columns, rows, block_out, runs.out_stride);
   }
 }
 
@@ -348,14 +294,14 @@ void fill_runs(const Transform& transform, DtypeTag<D> tag, const RoundKeys& key
                const Runs& runs) {
   constexpr int per_counter = DtypeTraits<D>::kElementsPerCounter;
   if (runs.count > 1 && runs.length < kShortRun) {
-    if (runs.starts != nullptr || runs.g_stride % per_counter != 0) {
-      fill_short_runs(transform, tag, key, out, g0, runs);
-    } else if (runs.length % kRowQuantum<D> == 0 && g0 % per_counter == 0) {
+    // Regular rows: each starts at the same place within its counter.
+    const bool regular = runs.starts == nullptr && runs.g_stride % per_counter == 0;
+    if (rows_are_aligned<D>(g0, runs)) {
       fill_aligned_rows(transform, tag, key, out, g0, runs);
-    } else if ((g0 % per_counter + runs.length + per_counter - 1) / per_counter <= kColumnSpan) {
-      fill_column_rows(transform, tag, key, out, g0, runs);
+    } else if (regular && runs.length <= kNarrowRow<D>) {
+      fill_narrow_rows(transform, tag, key, out, g0, runs);
     } else {
-      fill_regular_rows(transform, tag, key, out, g0, runs);
+      fill_short_runs(transform, tag, key, out, g0, runs);
     }
     return;
   }
