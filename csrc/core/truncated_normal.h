@@ -98,12 +98,59 @@ inline double log_normal_cdf(double x) {
 
 }  // namespace host
 
+namespace host {
+
+// kNarrow: density exp(lambda y) toward beta (y the standardised value, beta >= alpha after the
+// mirror); from beta, x = beta - L((1-u) G) / lambda, L(t) = -log1p(-t), G = 1 - exp(-lambda
+// width). `anchor` is beta's bound in x, `scale` std toward it.
+template <class T>
+void plan_tilted(TruncatedNormalPlan<T>& plan, double lambda, double width, double anchor, double scale) {
+  double tilt_mass = -std::expm1(-lambda * width);  // G, 1 for an infinite width
+  double reciprocal_rate;                           // width / L(G), which is 1/lambda
+  if (lambda * width > 40.0) {
+    tilt_mass = 1.0;
+    reciprocal_rate = 1.0 / lambda;
+  } else {
+    // A flat density (lambda ~ 0) gives x = beta - (1-u) width through the same formula.
+    tilt_mass = std::fmax(tilt_mass, 0x1p-60);
+    reciprocal_rate = width / -std::log1p(-tilt_mass);
+  }
+  plan.mode = TruncatedNormalMode::kNarrow;
+  plan.anchor = static_cast<T>(anchor);
+  plan.scale = static_cast<T>(scale * reciprocal_rate);
+  plan.tilt_small = tilt_mass < 0.5;
+  plan.tilt_mass = static_cast<T>(tilt_mass);
+  plan.tilt_rest = static_cast<T>(tilt_mass == 1.0 ? 0.0 : std::exp(-lambda * width));
+}
+
+// kLinear: the quantile of p_alpha + u delta, delta the mass in [alpha, beta].
+template <class T>
+void plan_linear(TruncatedNormalPlan<T>& plan, double alpha, double beta, double p_alpha, double delta) {
+  plan.mode = TruncatedNormalMode::kLinear;
+  plan.p_lower = static_cast<T>(p_alpha);
+  plan.q_lower = static_cast<T>(0.5 * std::erf(alpha * kInvSqrt2));
+  plan.p_upper = static_cast<T>(normal_cdf(-beta));
+  plan.q_upper = static_cast<T>(-0.5 * std::erf(beta * kInvSqrt2));
+  plan.delta = static_cast<T>(delta);
+  const double central_start = std::is_same_v<T, double> ? 0.5 - kQuantileF64CentralLimit
+                                                         : static_cast<double>(kQuantileF32CentralP);
+  plan.tail_only = p_alpha + delta < 0.99 * central_start;
+  if (std::is_same_v<T, double> && plan.tail_only) {
+    // r = sqrt(-log p) falls as p grows; the pieces meet at r = 5. A relative margin of 1e-9
+    // covers the rounding of p, of the log and of the square root in the kernels.
+    const double r_max = p_alpha > 0.0 ? std::sqrt(-std::log(p_alpha)) : HUGE_VAL;
+    const double r_min = std::sqrt(-std::log(p_alpha + delta));
+    plan.tail_piece = r_max < 5.0 * (1.0 - 1e-9) ? 1 : r_min > 5.0 * (1.0 + 1e-9) ? 2 : 0;
+  }
+}
+
+}  // namespace host
+
 // Requires std > 0, finite mean and std, a < b (either may be infinite), and
 // lo <= hi: the bounds already rounded inward to the output dtype.
 template <class T>
 TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, double b, double lo, double hi) {
   using Limits = TruncatedNormalLimits<T>;
-  const auto to_compute = [](double x) { return static_cast<T>(x); };
   double alpha = (a - mean) / std;
   double beta = (b - mean) / std;
   // Mirror so that the mass sits at or below the mean: alpha + beta <= 0 afterwards.
@@ -117,10 +164,10 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
 
   TruncatedNormalPlan<T> plan{};
   plan.mirrored = mirrored;
-  plan.mean = to_compute(mean);
-  plan.signed_std = to_compute(mirrored ? -std : std);
-  plan.lo = to_compute(lo);
-  plan.hi = to_compute(hi);
+  plan.mean = static_cast<T>(mean);
+  plan.signed_std = static_cast<T>(mirrored ? -std : std);
+  plan.lo = static_cast<T>(lo);
+  plan.hi = static_cast<T>(hi);
   // Float plans whose interval leaves out less than 2^-64 of the mass on either side are the
   // normal: every stream p (>= 2^-33) moves by less than a relative 2^-30 under the truncation,
   // and no value (|x| <= 6.4 std) reaches a bound. (In float64, kLinear on the whole line is the
@@ -128,32 +175,13 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
   if (std::is_same_v<T, float> && host::normal_cdf(alpha) < 0x1p-64 && host::normal_cdf(-beta) < 0x1p-64) {
     plan.mode = TruncatedNormalMode::kWhole;
     plan.mirrored = false;
-    plan.signed_std = to_compute(std);
+    plan.signed_std = static_cast<T>(std);
     return plan;
   }
 
   const bool narrow = width <= Limits::kNarrowWidth;
-  const bool collapsed = beta <= -Limits::kCollapseTail;
-  if (narrow || collapsed) {
-    // Density exp(lambda y) toward beta; from beta, x = beta - L((1-u) G) / lambda,
-    // L(t) = -log1p(-t), G = 1 - exp(-lambda width).
-    const double lambda = narrow ? -0.5 * (alpha + beta) : -beta;
-    double tilt_mass = -std::expm1(-lambda * width);  // G, 1 for an infinite width
-    double reciprocal_rate;                           // width / L(G), which is 1/lambda
-    if (lambda * width > 40.0) {
-      tilt_mass = 1.0;
-      reciprocal_rate = 1.0 / lambda;
-    } else {
-      // A flat density (lambda ~ 0) gives x = beta - (1-u) width through the same formula.
-      tilt_mass = std::fmax(tilt_mass, 0x1p-60);
-      reciprocal_rate = width / -std::log1p(-tilt_mass);
-    }
-    plan.mode = TruncatedNormalMode::kNarrow;
-    plan.anchor = to_compute(mirrored ? a : b);
-    plan.scale = to_compute((mirrored ? std : -std) * reciprocal_rate);
-    plan.tilt_small = tilt_mass < 0.5;
-    plan.tilt_mass = to_compute(tilt_mass);
-    plan.tilt_rest = to_compute(tilt_mass == 1.0 ? 0.0 : std::exp(-lambda * width));
+  if (narrow || beta <= -Limits::kCollapseTail) {
+    host::plan_tilted(plan, narrow ? -0.5 * (alpha + beta) : -beta, width, mirrored ? a : b, mirrored ? std : -std);
     return plan;
   }
 
@@ -161,30 +189,15 @@ TruncatedNormalPlan<T> plan_truncated_normal(double mean, double std, double a, 
   const double delta = beta <= 0.0 ? host::normal_cdf(beta) - p_alpha
                                    : 0.5 * (std::erf(beta * host::kInvSqrt2) - std::erf(alpha * host::kInvSqrt2));
   if (delta >= Limits::kMinLinearMass) {
-    plan.mode = TruncatedNormalMode::kLinear;
-    plan.p_lower = to_compute(p_alpha);
-    plan.q_lower = to_compute(0.5 * std::erf(alpha * host::kInvSqrt2));
-    plan.p_upper = to_compute(host::normal_cdf(-beta));
-    plan.q_upper = to_compute(-0.5 * std::erf(beta * host::kInvSqrt2));
-    plan.delta = to_compute(delta);
-    const double central_start = std::is_same_v<T, double> ? 0.5 - kQuantileF64CentralLimit
-                                                           : static_cast<double>(kQuantileF32CentralP);
-    plan.tail_only = p_alpha + delta < 0.99 * central_start;
-    if (std::is_same_v<T, double> && plan.tail_only) {
-      // r = sqrt(-log p) falls as p grows; the pieces meet at r = 5. A relative margin of 1e-9
-      // covers the rounding of p, of the log and of the square root in the kernels.
-      const double r_max = p_alpha > 0.0 ? std::sqrt(-std::log(p_alpha)) : HUGE_VAL;
-      const double r_min = std::sqrt(-std::log(p_alpha + delta));
-      plan.tail_piece = r_max < 5.0 * (1.0 - 1e-9) ? 1 : r_min > 5.0 * (1.0 + 1e-9) ? 2 : 0;
-    }
+    host::plan_linear(plan, alpha, beta, p_alpha, delta);
     return plan;
   }
 
   // Both bounds deep in the lower tail (beta < -10.8 in float, < -37 in double).
   const double log_p_beta = host::log_normal_cdf(beta);
   plan.mode = TruncatedNormalMode::kLog;
-  plan.log_p_beta = to_compute(log_p_beta);
-  plan.mass_ratio = to_compute(std::exp(host::log_normal_cdf(alpha) - log_p_beta));
+  plan.log_p_beta = static_cast<T>(log_p_beta);
+  plan.mass_ratio = static_cast<T>(std::exp(host::log_normal_cdf(alpha) - log_p_beta));
   return plan;
 }
 
