@@ -64,8 +64,8 @@ def test_bench_help_shows_defaults_and_errors_are_one_line():
 def test_a_series_slowed_alike_in_every_round_is_not_trusted():
     """A loaded machine can make every round slow by a scheduler slice: the interquartile range
     is narrow, but the median is far above the fastest round."""
-    assert bench._spread([1.0, 8.0, 8.0, 8.0, 8.0, 8.0]) > bench.UNSTABLE_SPREAD
-    assert bench._spread([1.0, 1.01, 1.02, 0.99, 1.0, 1.03]) < bench.UNSTABLE_SPREAD
+    assert bench.timing._spread([1.0, 8.0, 8.0, 8.0, 8.0, 8.0]) > bench.UNSTABLE_SPREAD
+    assert bench.timing._spread([1.0, 1.01, 1.02, 0.99, 1.0, 1.03]) < bench.UNSTABLE_SPREAD
 
 
 def test_a_row_is_marked_when_its_own_timings_or_its_reference_were_slowed_by_load(monkeypatch):
@@ -77,8 +77,8 @@ def test_a_row_is_marked_when_its_own_timings_or_its_reference_were_slowed_by_lo
         waited["seconds"] += 1.0  # a second spent waiting for a core, in every round
         return tensor.fill_(0.0)
 
-    monkeypatch.setattr(bench, "run_queue_wait", lambda: waited["seconds"])
-    monkeypatch.setattr(bench, "CASES", [bench.Case("normal_", deepinit.normal_, torch_slowed_by_load)])
+    monkeypatch.setattr(bench.timing, "run_queue_wait", lambda: waited["seconds"])
+    monkeypatch.setattr(bench.fills, "CASES", [bench.Case("normal_", deepinit.normal_, torch_slowed_by_load)])
     (row,) = bench.run(["cpu"], [(8, 8)], ["float32"], min_repeats=4)
     assert row.unstable
     table = bench.format_table([row])
