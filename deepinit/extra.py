@@ -34,17 +34,6 @@ from .init import (
     xavier_uniform_,
 )
 
-__all__ = [
-    "eye_",
-    "dirac_",
-    "orthogonal_",
-    "sparse_",
-    "variance_scaling_",
-    "lecun_normal_",
-    "lecun_uniform_",
-    "trunc_normal_tf_",
-]
-
 
 def eye_(tensor: Tensor) -> Tensor:
     r"""Fill the 2-dimensional input `Tensor` with the identity matrix. Identical to torch's."""

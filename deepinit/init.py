@@ -22,20 +22,6 @@ from torch import Tensor
 
 from ._stream import NORMAL, TRUNC_NORMAL, UNIFORM, explain_bad_arguments, fill, logical_tensor, random_function
 
-__all__ = [
-    "calculate_gain",
-    "zeros_",
-    "ones_",
-    "constant_",
-    "uniform_",
-    "normal_",
-    "trunc_normal_",
-    "kaiming_uniform_",
-    "kaiming_normal_",
-    "xavier_uniform_",
-    "xavier_normal_",
-]
-
 _has_torch_function = torch.overrides.has_torch_function_variadic
 _handle_torch_function = torch.overrides.handle_torch_function
 
