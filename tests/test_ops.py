@@ -6,13 +6,7 @@ import torch
 from torch.library import opcheck
 
 import deepinit
-from deepinit._ops import FILL_NAMES, FILLS
-from testing import AOT_TRACES_GENERATORS, DEVICES, FLOAT_DTYPES
-
-# Every fill op of the law catalog (csrc/laws.h), called with its schema's default arguments.
-OPS = [(getattr(torch.ops.deepinit, name), tuple(a.default_value for a in FILLS[name]._schema.arguments[1:]
-                                                 if not a.kwarg_only)) for name in FILL_NAMES]
-OP_IDS = list(FILL_NAMES)
+from testing import AOT_TRACES_GENERATORS, DEVICES, FLOAT_DTYPES, OP_IDS, OPS
 
 
 @pytest.mark.parametrize("device", DEVICES)

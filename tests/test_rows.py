@@ -7,33 +7,15 @@ import torch
 from torch.library import opcheck
 
 import deepinit
-from deepinit.functions import BY_NAME, names
-from testing import DEVICES, FLOAT_DTYPES
+from deepinit.functions import names
+from testing import DEVICES, FLOAT_DTYPES, OP_IDS, OPS, ORACLES
 
-# Every function that takes a window, with arguments of its own.
-ARGS = {
-    "uniform_": dict(a=-1.0, b=3.0),
-    "normal_": dict(mean=0.5, std=2.0),
-    "trunc_normal_": dict(std=0.7, a=-1.0, b=1.5),
-    "_no_grad_trunc_normal_": dict(mean=0.0, std=1.0, a=4.0, b=6.0),
-    "kaiming_uniform_": dict(a=0.1),
-    "kaiming_normal_": dict(mode="fan_out"),
-    "xavier_uniform_": dict(gain=1.5),
-    "xavier_normal_": dict(),
-    "variance_scaling_": dict(scale=2.0, mode="fan_avg", distribution="truncated_normal"),
-    "lecun_normal_": dict(),
-    "lecun_uniform_": dict(),
-    "trunc_normal_tf_": dict(std=0.3),
-}
 WINDOWED = names(window=True)
 
 
-def test_every_windowed_function_is_covered():
-    assert sorted(ARGS) == sorted(WINDOWED)
-
-
 def fill(name, tensor, **stream):
-    return BY_NAME[name].function(tensor, **ARGS[name], **stream)
+    """The function `name` with arguments of its own (its oracle's call)."""
+    return ORACLES[name][0](tensor, **stream)
 
 
 def random_ids(n, count, device, seed=0):
@@ -187,10 +169,7 @@ def test_meta_tensors_check_what_they_can():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("op,params", [(torch.ops.deepinit.uniform_, (-1.0, 2.0)),
-                                       (torch.ops.deepinit.normal_, (0.5, 2.0)),
-                                       (torch.ops.deepinit.trunc_normal_, (0.0, 1.0, -2.0, 2.0))],
-                         ids=["uniform_", "normal_", "trunc_normal_"])
+@pytest.mark.parametrize("op,params", OPS, ids=OP_IDS)
 def test_opcheck_with_rows(device, op, params):
     t = torch.empty(5, 17, device=device)
     ids = torch.tensor([3, 0, 3, 9, 4], device=device)

@@ -6,7 +6,7 @@ import scipy.stats
 import torch
 
 import deepinit
-from deepinit._ops import DTYPES, FILL_NAMES
+from deepinit._ops import DTYPES, FILL_NAMES, FILLS
 from deepinit.functions import BY_NAME, names
 
 HAS_CUDA = torch.cuda.is_available()
@@ -112,6 +112,10 @@ OP_FILLS = [fill for fill in RANDOM_FILLS if fill[0] in FILL_NAMES]
 if len(OP_FILLS) != len(FILL_NAMES):
     raise AssertionError(f"tests/testing.py: a law of the C++ catalog has no public function of its name: {FILL_NAMES}")
 OP_FILL_IDS = [name for name, *_ in OP_FILLS]
+# Every fill op of the law catalog (csrc/laws.h), as (op, its schema's default arguments).
+OPS = [(getattr(torch.ops.deepinit, name), tuple(a.default_value for a in FILLS[name]._schema.arguments[1:]
+                                                 if not a.kwarg_only)) for name in FILL_NAMES]
+OP_IDS = list(FILL_NAMES)
 
 
 # Every random function of deepinit's catalog, and a call of each with its defaults (plus the
