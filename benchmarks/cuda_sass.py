@@ -23,7 +23,8 @@ with the flags setup.py uses, disassembles it with cuobjdump, and prints for eve
 
 Needs nvcc ($CUDA_HOME/bin/nvcc) and a CUDA build of torch (its headers, and the cuobjdump that
 its triton wheel carries). --check compares the counts with committed limits and exits 1 when a
-kernel got worse (more instructions per element, more calls, any spill), which CI runs.
+kernel got worse (more instructions per element, more calls, any spill) or when rows of a
+multi-dimensional layout cost over ND_ROWS_RATIO times single-run rows, which CI runs.
 """
 
 import argparse
@@ -144,7 +145,7 @@ def describe(name):
     return kernel_name, dtype_name, transform_name, queues
 
 
-QUANTILES = ("normal", "truncated normal", "truncated normal (linear)", "truncated normal (whole)")
+QUANTILES = ("normal", "truncated normal (linear)")
 
 
 def callee_size(code, target):
@@ -258,6 +259,23 @@ def check(rows, limits_path):
                 failures.append(f"{key}: {field} {r[field]:.1f} > limit {limit[field]}")
         if r["wide_stores"] < limit.get("wide_stores", 0):
             failures.append(f"{key}: no 128-bit global stores (STG.E.128) in its loop")
+    failures += _slow_nd_rows(rows)
+    return failures
+
+
+# Rows of a layout that is not single runs (fill_rows_nd: a division per dim for each row) may
+# cost at most this many times the instructions of single-run rows (fill_rows), law by law.
+ND_ROWS_RATIO = 1.5
+
+
+def _slow_nd_rows(rows):
+    single = {(r["dtype"], r["transform"]): r["estimated_per_element"] for r in rows if r["kernel"] == "fill_rows"}
+    failures = []
+    for r in rows:
+        reference = single.get((r["dtype"], r["transform"]))
+        if r["kernel"] == "fill_rows_nd" and reference and r["estimated_per_element"] > ND_ROWS_RATIO * reference:
+            failures.append(f"fill_rows_nd/{r['dtype']}/{r['transform']}: {r['estimated_per_element']:.1f} per element, "
+                            f"over {ND_ROWS_RATIO}x fill_rows' {reference:.1f}")
     return failures
 
 

@@ -45,6 +45,9 @@ struct RunLayout {
   DEEPINIT_HD void offsets(int64_t run, int64_t& memory, uint64_t& stream) const {
     memory = 0;
     stream = 0;
+#if defined(__CUDA_ARCH__)
+#pragma unroll 1  // a division per dim, and dims are few: unrolled, nvcc copies the division 4 times
+#endif
     for (int d = outer_dims - 1; d >= 0; --d) {
       const int64_t q = run / sizes[d];
       const int64_t j = run - q * sizes[d];

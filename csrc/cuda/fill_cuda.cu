@@ -265,16 +265,14 @@ void launch_rows(const at::Tensor& self, const int64_t* ids, const SliceLayout& 
   } else {
     const int group_shift = row_fill::group_shift_for<Transform>((inner.length + per_counter - 1) / per_counter);
     const int blocks = row_blocks(listed.count * inner.count, group_shift, threads);
-    if (inner.count == 1) {
-      // Rows that are single runs (a table's, a column window's): a truncated normal's kernel
-      // holds its form's code alone, as a contiguous run's does.
-      warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
+    // A truncated normal's kernel holds its form's code alone, as a contiguous run's does.
+    warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
+      if (inner.count == 1) {  // rows that are single runs (a table's, a column window's)
         fill_rows_kernel<D, true><<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, fixed);
-      });
-    } else {
-      fill_rows_kernel<D, false, Transform>
-          <<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, transform);
-    }
+      } else {
+        fill_rows_kernel<D, false><<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, fixed);
+      }
+    });
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }

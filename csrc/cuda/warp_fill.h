@@ -45,7 +45,8 @@ template <class T>
 constexpr int kCountersPerLaneOf<core::UniformTransform<T>> = 8;
 
 // Calls fn(transform) with a truncated normal fixed to its plan's form (the same values, one
-// form's code in the kernel) and any other transform as it is.
+// form's code in the kernel) and any other transform as it is. A truncated normal of form kWhole
+// is the normal itself, and shares the normal's kernels.
 template <class Transform, class Fn>
 void with_fixed_form(const Transform& transform, Fn&& fn) {
   fn(transform);
@@ -63,7 +64,7 @@ void with_fixed_form(const core::TruncatedNormalTransform<T>& transform, Fn&& fn
     case Form::kLog:
       return fn(core::TruncatedNormalOfForm<T, Form::kLog>{transform});
     case Form::kWhole:
-      return fn(core::TruncatedNormalOfForm<T, Form::kWhole>{transform});
+      return fn(core::NormalTransform<T>{{transform.plan.mean, transform.plan.signed_std}});
   }
 }
 
