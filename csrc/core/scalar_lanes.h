@@ -7,7 +7,8 @@
 //       select(mask, a, b), any(mask), sqrt_rn(x), fma_rn(a, b, c),
 //       lookup_row(row, index)  row[index], index a small whole number held as F; rows hold
 //                               8 floats or 4 doubles (one SIMD register's worth),
-//       log_reduce(x, k)        m with x = m * 2^k, m in [sqrt(1/2), sqrt(2)), k returned as F;
+//       log_reduce(x, k[, s])   m with x = m * 2^(k + s), m in [sqrt(1/2), sqrt(2)), k returned as F
+//                               (float lanes take the power s of a scaled argument; 0 by default);
 //   32-bit lanes U: +, ^, |, &, <<, >>, mulhilo32(m, x, hi, lo), float_from_bits(u),
 //       sign_mask(u)                 all ones where u's top bit is set, else zeros,
 //       to_float(u)                  u (unsigned) as a float, rounded to nearest even,
@@ -50,11 +51,13 @@ DEEPINIT_HD float to_float(uint32_t u) { return static_cast<float>(u); }
 DEEPINIT_HD bool top_bit_set(uint32_t u) { return (u >> 31) != 0; }
 DEEPINIT_HD float negate_where_top_bit(float x, uint32_t u) { return float_from_bits(bits_of(x) ^ (u & 0x80000000u)); }
 
-// Precondition for log_reduce: x is positive, finite and normal.
-DEEPINIT_HD float log_reduce(float x, float& k) {
+// Precondition for log_reduce: x * 2^-scale is positive, finite and normal.
+DEEPINIT_HD float log_reduce(float x, float& k, int scale = 0) {
   // Bias the bits so that the exponent field rounds at sqrt(2) instead of 2 (as musl's logf).
-  const uint32_t biased = bits_of(x) + (0x3f800000u - 0x3f3504f3u);
-  k = static_cast<float>(static_cast<int32_t>(biased >> 23) - 0x7f);
+  const uint32_t biased = bits_of(x) + (0x3f800000u - 0x3f3504f3u) - (static_cast<uint32_t>(scale) << 23);
+  // k = e - 127 read as the float 2^23 + e less 2^23 + 127: integer work and an add, where a
+  // conversion would take the GPU's slower conversion pipe.
+  k = float_from_bits(0x4b000000u + (biased >> 23)) - 8388735.0f;
   return float_from_bits((biased & 0x007fffffu) + 0x3f3504f3u);
 }
 

@@ -75,11 +75,11 @@ struct F32v {
     const __m256 table = _mm256_loadu_ps(row);
     DEEPINIT_LANEWISE(F32v, _mm256_permutevar8x32_ps(table, _mm256_cvttps_epi32(index.v[k])));
   }
-  DEEPINIT_AVX2_FN friend F32v log_reduce(F32v x, F32v& e) {
+  DEEPINIT_AVX2_FN friend F32v log_reduce(F32v x, F32v& e, int scale = 0) {
     F32v m;
     for (int k = 0; k < K; ++k) {
-      const __m256i biased =
-          _mm256_add_epi32(_mm256_castps_si256(x.v[k]), _mm256_set1_epi32(0x3f800000 - 0x3f3504f3));
+      const __m256i biased = _mm256_add_epi32(_mm256_castps_si256(x.v[k]),
+                                              _mm256_set1_epi32(0x3f800000 - 0x3f3504f3 - scale * (1 << 23)));
       e.v[k] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(biased, 23), _mm256_set1_epi32(0x7f)));
       m.v[k] = _mm256_castsi256_ps(
           _mm256_add_epi32(_mm256_and_si256(biased, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f3504f3)));
@@ -229,11 +229,11 @@ struct F32z {
     const __m512 table = _mm512_castps256_ps512(_mm256_loadu_ps(row));  // indices are below 8
     DEEPINIT_LANEWISE(F32z, _mm512_permutexvar_ps(_mm512_cvttps_epi32(index.v[k]), table));
   }
-  DEEPINIT_AVX2_FN friend F32z log_reduce(F32z x, F32z& e) {
+  DEEPINIT_AVX2_FN friend F32z log_reduce(F32z x, F32z& e, int scale = 0) {
     F32z m;
     for (int k = 0; k < K; ++k) {
-      const __m512i biased =
-          _mm512_add_epi32(_mm512_castps_si512(x.v[k]), _mm512_set1_epi32(0x3f800000 - 0x3f3504f3));
+      const __m512i biased = _mm512_add_epi32(_mm512_castps_si512(x.v[k]),
+                                              _mm512_set1_epi32(0x3f800000 - 0x3f3504f3 - scale * (1 << 23)));
       // The biased bits as a float have exponent field e + 127: getexp reads e (the scalar
       // lanes' shift, subtraction and conversion).
       e.v[k] = _mm512_getexp_ps(_mm512_castsi512_ps(biased));
