@@ -16,20 +16,27 @@ with the flags setup.py uses, disassembles it with cuobjdump, and prints for eve
 * calls: CALL sites (division and square-root slow paths, which the hot path should not take);
 * local: local-memory loads and stores in the loop (register spills);
 * stg128: 128-bit global stores (STG.E.128) in the loop, which every contiguous kernel uses;
+* cvt/elem, mufu/elem: the loop's instructions per element on the slow pipes, counted as
+  loop/elem is: conversions between integer and floating types or float widths (I2F, I2FP,
+  F2I, F2F, F2FP, I2I, FRND) and the multi-function unit (MUFU: log, exp, reciprocal, square
+  root), which the CUDA C++ Programming Guide's throughput table gives 16 per cycle and SM on
+  sm_80 and sm_90, against 64 (sm_80) or 128 (sm_90) float32 multiply-adds;
 * regs: registers per thread (occupancy).
 
     python benchmarks/cuda_sass.py [--arch sm_90] [--source csrc/cuda/fill_cuda.cu] [--json PATH]
-        [--check benchmarks/cuda_sass_limits.json]
+        [--check benchmarks/cuda_sass_limits.json] [--write-limits benchmarks/cuda_sass_limits.json]
 
 Needs nvcc ($CUDA_HOME/bin/nvcc) and a CUDA build of torch (its headers, and the cuobjdump that
 its triton wheel carries). --check compares the counts with committed limits and exits 1 when a
-kernel got worse (more instructions per element, more calls, any spill) or when rows of a
+kernel got worse (more instructions per element, more on the slow pipes, more calls, any
+spill) or when rows of a
 multi-dimensional layout cost over ND_ROWS_RATIO times single-run rows, which CI runs.
 """
 
 import argparse
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -77,6 +84,8 @@ def compile_cubin(source, arch, out):
     if result.returncode != 0:
         raise SystemExit(result.stderr[-4000:])
 
+
+SLOW_PIPES = {"conversions": ("I2F", "I2FP", "F2I", "F2F", "F2FP", "I2I", "FRND"), "mufu": ("MUFU",)}
 
 INSTRUCTION = re.compile(r"^\s+/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)(.*?);")
 
@@ -206,6 +215,8 @@ def analyse(cubin):
             "wide_stores": sum(1 for c in in_loop if c[1].startswith("STG") and c[1].endswith(".128")),
             "registers": regs.get(name, 0), "name": name,
         }
+        for pipe, opcodes in SLOW_PIPES.items():
+            row[f"{pipe}_per_element"] = sum(1 for c in in_loop if c[1].split(".")[0] in opcodes) / elements
         row["estimated_per_element"] = row["loop_per_element"]
         if dtype != "float64" and transform in QUANTILES:
             # The tail's calls: one per element slot, to the largest function the loop calls.
@@ -232,13 +243,33 @@ def analyse(cubin):
 
 def format_rows(rows):
     header = (f"{'kernel':17} {'dtype':9} {'transform':30} {'queue':>5} {'loop/elem':>9} {'est/elem':>8} "
-              f"{'calls':>5} {'local':>5} {'stg128':>6} {'regs':>4}")
+              f"{'calls':>5} {'local':>5} {'stg128':>6} {'cvt/elem':>8} {'mufu/elem':>9} {'regs':>4}")
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(f"{r['kernel']:17} {r['dtype']:9} {r['transform']:30} {'yes' if r['queues_tails'] else '':>5} "
                      f"{r['loop_per_element']:9.1f} {r['estimated_per_element']:8.1f} {r['calls']:5d} {r['local']:5d} "
-                     f"{r['wide_stores']:6d} {r['registers']:4d}")
+                     f"{r['wide_stores']:6d} {r['conversions_per_element']:8.2f} {r['mufu_per_element']:9.2f} "
+                     f"{r['registers']:4d}")
     return "\n".join(lines)
+
+
+# The fields that --check holds at or under their limits, and that --write-limits writes.
+LIMITED = ("estimated_per_element", "conversions_per_element", "mufu_per_element", "calls", "local")
+
+
+def limits_of(rows):
+    """Limits at today's counts (per-element figures rounded up to 0.01), by kernel key."""
+    limits = {}
+    for r in rows:
+        limit = {f: math.ceil(r[f] * 100 - 1e-6) / 100 if f.endswith("per_element") else r[f] for f in LIMITED}
+        if r["wide_stores"]:
+            limit["wide_stores"] = 1
+        limits[_key(r)] = limit
+    return dict(sorted(limits.items()))
+
+
+def _key(r):
+    return f"{r['kernel']}/{r['dtype']}/{r['transform']}/{'queue' if r['queues_tails'] else 'direct'}"
 
 
 def check(rows, limits_path):
@@ -249,14 +280,14 @@ def check(rows, limits_path):
     limits = json.load(open(limits_path))
     failures = []
     for r in rows:
-        key = f"{r['kernel']}/{r['dtype']}/{r['transform']}/{'queue' if r['queues_tails'] else 'direct'}"
+        key = _key(r)
         limit = limits.get(key)
         if limit is None:
             print(f"no limits for {key}: held to no spills" + (", 128-bit stores" if _must_store_wide(r) else ""))
             limit = {"local": 0, **({"wide_stores": 1} if _must_store_wide(r) else {})}
-        for field in ("estimated_per_element", "calls", "local"):
+        for field in LIMITED:
             if field in limit and r[field] > limit[field] + 1e-9:
-                failures.append(f"{key}: {field} {r[field]:.1f} > limit {limit[field]}")
+                failures.append(f"{key}: {field} {r[field]:.2f} > limit {limit[field]}")
         if r["wide_stores"] < limit.get("wide_stores", 0):
             failures.append(f"{key}: no 128-bit global stores (STG.E.128) in its loop")
     failures += _slow_nd_rows(rows)
@@ -289,6 +320,7 @@ def main(argv=None):
     parser.add_argument("--source", default=os.path.join(ROOT, "csrc", "cuda", "fill_cuda.cu"))
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     parser.add_argument("--check", metavar="LIMITS", help="exit 1 if a kernel exceeds these limits (JSON)")
+    parser.add_argument("--write-limits", metavar="LIMITS", help="write today's counts as the limits (JSON)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         cubin = os.path.join(tmp, "fill.cubin")
@@ -299,6 +331,10 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
+    if args.write_limits:
+        with open(args.write_limits, "w") as f:
+            json.dump(limits_of(rows), f, indent=1)
+            f.write("\n")
     if args.check:
         failures = check(rows, args.check)
         for failure in failures:
