@@ -85,7 +85,7 @@ def header(title, note):
 
 def run_section(key):
     title, command = SECTIONS[key]
-    in_root = key in ("targets", "sharding", "patch", "model-init")
+    in_root = command[0] == sys.executable  # the scripts under benchmarks/, named from the root
     result = subprocess.run(command, cwd=ROOT if in_root else None, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
