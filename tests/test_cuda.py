@@ -103,6 +103,43 @@ def test_cuda_graph_replays_give_fresh_values():
     assert abs(replays[2].mean().item()) < 0.1 and abs(replays[2].std().item() - 1) < 0.1
 
 
+
+@cuda
+@pytest.mark.parametrize("name,fill", [(n, f) for n, f, _ in RANDOM_FILLS], ids=RANDOM_FILL_IDS)
+def test_cuda_graph_replays_equal_uncaptured_calls_from_the_same_state(name, fill):
+    t = torch.empty(1000, 37, device="cuda")
+    fill(t)  # warm up outside the capture
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fill(t)
+    replays = []
+    for _ in range(2):
+        state = torch.cuda.get_rng_state()
+        graph.replay()
+        torch.cuda.synchronize()
+        replays.append(t.clone())
+        after = torch.cuda.get_rng_state()
+        torch.cuda.set_rng_state(state)
+        assert torch.equal(replays[-1], fill(torch.empty_like(t))), "a replay differs from the uncaptured call"
+        torch.cuda.set_rng_state(after)
+    assert not torch.equal(replays[0], replays[1]), "two replays gave the same values"
+
+
+@cuda
+def test_cuda_graph_capture_of_a_split_stream_is_refused_in_one_line_or_keyed():
+    t = torch.empty(64, 32, device="cuda")
+    with pytest.raises(RuntimeError, match="CUDA graph being captured does not allow"):
+        with torch.cuda.graph(torch.cuda.CUDAGraph()):
+            deepinit.sparse_(t, 0.5)
+    expected = deepinit.sparse_(torch.empty_like(t), 0.5, seed=3).clone()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        deepinit.sparse_(t, 0.5, seed=3)
+    t.zero_()
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.equal(t, expected)
+
 @cuda
 def test_cuda_wrong_device_generator_is_refused():
     with pytest.raises(RuntimeError):
