@@ -250,7 +250,6 @@ class InitMode(TorchFunctionMode):
             return getattr(_init, law)(tensor)
 
 
-
 class keyed:
     """Context: on this thread, fills of the tensors `keys` names take their keys (the stream
     layer asks, _stream.KEYING)."""
