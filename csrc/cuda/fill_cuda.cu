@@ -22,13 +22,16 @@ namespace {
 
 // Any layout that is not one run, as rows of its first dim (layout.h's SliceLayout: the rows of a
 // window or of a strided view, or rows picked by id), by groups of lanes a row (row_fill.h).
-// Two kernels:
+// Three kernels:
 // - fill_aligned_rows_kernel: rows that start on a counter at an aligned address and hold whole
 //   counters (row_fill::AlignedRows): every counter one store, no bounds checks;
-// - fill_rows_kernel, any other rows: a counter whose elements all lie in the row goes to memory
-//   in one store when the row is unit-stride and starts on a counter at an aligned address; the
-//   others, out of line, element by element. kOneRun: the tensor's rows are single runs (a
-//   table's, a column window's), found without division.
+// - fill_shifted_rows_kernel: any other rows of unit stride that are single runs (a column window
+//   from column 5, rows by id of a table whose rows are not whole counters;
+//   row_fill::ShiftedRows): values realigned across a group's lanes by warp shuffles, every pack
+//   inside the row one store;
+// - fill_rows_kernel, the rest (windows of 3 or more dims, strided views): a counter whose
+//   elements all lie in the row goes to memory in one store when the row is unit-stride and
+//   starts on a counter at an aligned address; the others, out of line, element by element.
 using row_fill::kRowLaneCounters;
 using row_fill::row_pack;
 using row_fill::RowPack;
@@ -69,7 +72,95 @@ __global__ void __launch_bounds__(256)
   }
 }
 
-template <OutDtype D, bool kOneRun, class Transform>
+// Counter k - 1's values for the lane that makes counter k: those of the lane before it in its
+// group (source: that lane's number in the warp), and for the group's first lane those of the
+// group's last lane in the slot before (carry). Every lane of the warp calls it together.
+template <class Pack>
+__device__ __forceinline__ Pack from_previous_lane(const Pack& own, Pack& carry, bool first_lane, int source) {
+  constexpr int kWords = sizeof(Pack) / 4;
+  uint32_t words[kWords];
+  memcpy(words, &own, sizeof own);
+#pragma unroll
+  for (int k = 0; k < kWords; ++k) {
+    words[k] = __shfl_sync(0xffffffffu, words[k], source);
+  }
+  Pack before;
+  memcpy(&before, words, sizeof before);
+  const Pack previous = first_lane ? carry : before;
+  carry = before;
+  return previous;
+}
+
+// The round keys in registers of their own: the compiler would otherwise make each again from
+// the key before every use (an add each, 20 a counter), as their values are that cheap to make.
+// A value passed through a shuffle is one it cannot make again.
+__device__ __forceinline__ core::PhiloxRoundKeys<uint32_t> held_in_registers(core::PhiloxRoundKeys<uint32_t> keys) {
+#pragma unroll
+  for (int round = 0; round < core::kPhiloxRounds; ++round) {
+    keys.k0[round] = __shfl_sync(0xffffffffu, keys.k0[round], 0);
+    keys.k1[round] = __shfl_sync(0xffffffffu, keys.k1[round], 0);
+  }
+  return keys;
+}
+
+__device__ __forceinline__ unsigned warp_max(unsigned value) {
+#if __CUDA_ARCH__ >= 800
+  return __reduce_max_sync(0xffffffffu, value);
+#else
+#pragma unroll
+  for (int mask = warp_fill::kWarp / 2; mask > 0; mask /= 2) {
+    value = max(value, __shfl_xor_sync(0xffffffffu, value, mask));
+  }
+  return value;
+#endif
+}
+
+// Rows of unit stride that are single runs: row i at out + i * memory_stride, its stream at
+// position first + base + id(i) * id_stride (id(i): ids[i] for rows=, else i). A warp's groups
+// step together (the shuffles take the whole warp): a row's steps run to the longest row of the
+// warp, and a group past the last row runs with no packs.
+template <OutDtype D, class Transform>
+__global__ void __launch_bounds__(256)
+    fill_shifted_rows_kernel(typename DtypeTraits<D>::Storage* out, const int64_t* __restrict__ ids, int64_t count,
+                             int64_t memory_stride, uint64_t id_stride, int length, int group_shift,
+                             uint64_t base, StreamStart start, Transform transform) {
+  using Rows = row_fill::ShiftedRows<D, Transform>;
+  using Pack = typename Rows::Pack;
+  const core::StreamOrigin origin = origin_on_device<D>(start);
+  const core::PhiloxRoundKeys<uint32_t> keys = held_in_registers(core::PhiloxRoundKeys<uint32_t>(origin.key));
+  const uint64_t g0 = origin.first + base;
+  const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int width = 1 << group_shift;
+  const int lane = static_cast<int>(t) & (width - 1);
+  const int source = (static_cast<int>(threadIdx.x) & (warp_fill::kWarp - width)) | ((lane - 1) & (width - 1));
+  const int64_t groups = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> group_shift;
+  const int64_t warp_first = (t & ~int64_t{warp_fill::kWarp - 1}) >> group_shift;  // the warp's first group's row
+  for (int64_t i0 = warp_first; i0 < count; i0 += groups) {
+    const int64_t i = i0 + ((t >> group_shift) - warp_first);
+    typename Rows::Row row{};
+    if (i < count) {
+      const uint64_t id = static_cast<uint64_t>(ids != nullptr ? ids[i] : i);
+      row = Rows::row(out + i * memory_stride, g0 + id * id_stride, length);
+    }
+    const int packs = static_cast<int>(warp_max(static_cast<unsigned>(row.packs)));
+    Pack carry{};
+    for (int s0 = 0; s0 < packs; s0 += Rows::kCountersPerLane << group_shift) {
+      const int slots = (packs - s0 + width - 1) >> group_shift;  // slots of this step that some lane needs
+#pragma unroll
+      for (int j = 0; j < Rows::kCountersPerLane; ++j) {
+        if (j >= slots) {
+          break;
+        }
+        const int k = s0 + (j << group_shift) + lane;
+        const Pack own = Rows::counter_values(row, k, keys, transform);
+        const Pack previous = from_previous_lane(own, carry, lane == 0, source);
+        Rows::store(row, k, previous, own);
+      }
+    }
+  }
+}
+
+template <OutDtype D, class Transform>
 __global__ void __launch_bounds__(256)
     fill_rows_kernel(typename DtypeTraits<D>::Storage* out, const int64_t* __restrict__ ids, SliceLayout listed,
                      int group_shift, uint64_t base, StreamStart start, Transform transform) {
@@ -89,13 +180,10 @@ __global__ void __launch_bounds__(256)
   const int64_t groups = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> group_shift;
   const int64_t total = listed.count * inner.count;
   for (int64_t row = t >> group_shift; row < total; row += groups) {
-    int64_t id_index = row;
     int64_t memory = 0;
     uint64_t stream = 0;
-    if constexpr (!kOneRun) {
-      id_index = row / inner.count;
-      inner.offsets(row - id_index * inner.count, memory, stream);
-    }
+    const int64_t id_index = row / inner.count;
+    inner.offsets(row - id_index * inner.count, memory, stream);
     memory += id_index * listed.memory_stride;
     const uint64_t id = static_cast<uint64_t>(ids != nullptr ? ids[id_index] : id_index);  // ids: rows=
     const uint64_t g_row = g0 + id * listed.id_stride + stream;
@@ -262,16 +350,22 @@ void launch_rows(const at::Tensor& self, const int64_t* ids, const SliceLayout& 
       fill_aligned_rows_kernel<D><<<blocks, threads, 0, stream>>>(out, ids, listed.count, listed.memory_stride,
                                                                   listed.id_stride, rows, base, start, fixed);
     });
+  } else if (inner.count == 1 && inner.run_stride == 1 && inner.length < (int64_t{1} << 31)) {
+    // Rows that are single runs, of under 2^31 elements (whose packs a warp counts in 32 bits).
+    warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
+      using Rows = row_fill::ShiftedRows<D, std::decay_t<decltype(fixed)>>;
+      const int group_shift = Rows::group_shift_for(listed.count, inner.length, int64_t{max_blocks()} * threads);
+      const int blocks = row_blocks(listed.count, group_shift, threads);
+      fill_shifted_rows_kernel<D><<<blocks, threads, 0, stream>>>(out, ids, listed.count, listed.memory_stride,
+                                                                  listed.id_stride, static_cast<int>(inner.length),
+                                                                  group_shift, base, start, fixed);
+    });
   } else {
     const int group_shift = row_fill::group_shift_for<Transform>((inner.length + per_counter - 1) / per_counter);
     const int blocks = row_blocks(listed.count * inner.count, group_shift, threads);
     // A truncated normal's kernel holds its form's code alone, as a contiguous run's does.
     warp_fill::with_fixed_form(transform, [&](const auto& fixed) {
-      if (inner.count == 1) {  // rows that are single runs (a table's, a column window's)
-        fill_rows_kernel<D, true><<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, fixed);
-      } else {
-        fill_rows_kernel<D, false><<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, fixed);
-      }
+      fill_rows_kernel<D><<<blocks, threads, 0, stream>>>(out, ids, listed, group_shift, base, start, fixed);
     });
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();

@@ -5,6 +5,7 @@
 // one by one (tests/cpp/warp_sim_tests.cpp) against the scalar kernel.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/transforms.h"
@@ -92,6 +93,131 @@ struct AlignedRows {
       for (int j = 0; j < kCountersPerLane; ++j) {
         const int64_t cj = c + j * group < last ? c + j * group : last;
         store_global(row_out + cj * kPerCounter, row_pack<D>(first_counter + static_cast<uint64_t>(cj), keys, transform));
+      }
+    }
+  }
+};
+
+// Rows of unit stride that start anywhere in a counter and at any address (a column window from
+// column 5; rows by id of a table whose rows are not whole counters). The row goes to memory in
+// packs aligned to their size: pack q holds the last `shift` elements of counter q - 1 and the
+// first P - shift of counter q (P elements a counter), so the lane that makes counter q takes
+// counter q - 1's values from the lane before it in its group (a warp shuffle on the GPU; the
+// host runs a group's lanes side by side, tests/cpp/warp_sim_tests.cpp). Every counter is made
+// once, every pack that lies in the row is one store, and the row's first and last packs, when it
+// fills them in part, are stored element by element.
+//
+// Packs are numbered in the row from the one before its first (index 0, whose counter only feeds
+// pack 1) to `packs` - 1. A group of 2^group_shift lanes takes a row in steps of kCountersPerLane
+// slots: slot j of the step from index s0 gives lane l pack s0 + j * group + l. The lane before
+// lane 0 is the group's last lane, one slot earlier.
+template <OutDtype D, class Transform>
+struct ShiftedRows {
+  static constexpr int kPerCounter = DtypeTraits<D>::kElementsPerCounter;
+  static constexpr int kCountersPerLane = kRowLaneCounters<Transform>;
+  using Storage = typename DtypeTraits<D>::Storage;
+  using Pack = PackOf<D>;
+
+  // A row, of fewer than 2^31 elements (its indices in 32 bits).
+  struct Row {
+    Storage* packs_at;       // where pack 0 starts, at an address aligned to a pack
+    uint64_t first_counter;  // pack 0's counter; pack k takes counters first_counter + k - 1 and + k
+    int packs;
+    int full_begin;          // packs [full_begin, full_begin + full_count) lie in the row
+    int full_count;
+    int begin;               // the row: packs_at[begin, end)
+    int end;
+    int shift;               // elements of counter k - 1 in pack k
+  };
+
+  // Packs of a row of `length` elements, at most.
+  static int64_t packs_at_most(int64_t length) { return (2 * kPerCounter - 2 + length) / kPerCounter + 1; }
+
+  // Lanes a row, as a shift, for `rows` rows of `length` elements when the GPU runs `lanes` lanes
+  // at once. A group takes ceil(packs / width) slots, its lanes idle in the slots past the row's
+  // packs, so narrow groups waste least (rows of 17 packs: 32 lanes use 53% of their slots, 4
+  // lanes 85%) while wide ones keep more lanes busy when rows are few: the width with the fewest
+  // slots of the whole fill's time, rows * slots * width / min(rows * width, lanes), of at least 64
+  // bytes a row and slot (whole 32-byte sectors of stores), and of equal ones the widest.
+  static int group_shift_for(int64_t rows, int64_t length, int64_t lanes) {
+    const int64_t packs = packs_at_most(length);
+    int best = 5;
+    double best_time = 0;
+    for (int shift = 5; shift >= 0 && (int64_t{sizeof(Pack)} << shift) >= 64; --shift) {
+      const int64_t width = int64_t{1} << shift;
+      const double busy = static_cast<double>(std::min(rows * width, lanes));
+      const double time = static_cast<double>(rows) * static_cast<double>((packs + width - 1) / width * width) / busy;
+      if (shift == 5 || time < best_time) {
+        best = shift;
+        best_time = time;
+      }
+    }
+    return best;
+  }
+
+  // The row of `length` elements at row_start, whose first element is stream position `position`.
+  DEEPINIT_HD static Row row(Storage* row_start, uint64_t position, int length) {
+    const int lead = static_cast<int>(position % kPerCounter);
+    // The row's first counter has its first element at row_start - lead, `shift` elements past a
+    // pack's start; pack 0 is the one before the pack of the row's first element.
+    const int shift = static_cast<int>((reinterpret_cast<uintptr_t>(row_start) / sizeof(Storage) -
+                                        static_cast<unsigned>(lead)) % kPerCounter);
+    const int first = (lead + shift) / kPerCounter - 1;  // pack 0, numbered from that counter's
+    Row r;
+    r.begin = lead + shift - first * kPerCounter;
+    r.packs_at = row_start - r.begin;
+    r.first_counter = core::counter_of<typename DtypeTraits<D>::Compute>(position) + static_cast<uint64_t>(first);
+    r.end = r.begin + length;
+    r.packs = (r.end - 1) / kPerCounter + 1;
+    r.full_begin = (r.begin + kPerCounter - 1) / kPerCounter;
+    r.full_count = r.end / kPerCounter > r.full_begin ? r.end / kPerCounter - r.full_begin : 0;
+    r.shift = shift;
+    return r;
+  }
+
+  // Counter k's values (that of pack k).
+  DEEPINIT_HD static Pack counter_values(const Row& r, int k, const core::PhiloxRoundKeys<uint32_t>& keys,
+                                         const Transform& transform) {
+    return row_pack<D>(r.first_counter + static_cast<unsigned>(k), keys, transform);
+  }
+
+  // Pack k from counter k - 1's values (previous) and counter k's (own).
+  DEEPINIT_HD static void store(const Row& r, int k, const Pack& previous, const Pack& own) {
+    const Pack pack = merged(previous, own, r.shift);
+    Storage* const at = r.packs_at + k * kPerCounter;
+    if (__builtin_expect(static_cast<unsigned>(k - r.full_begin) < static_cast<unsigned>(r.full_count), 1)) {
+      store_global(at, pack);
+    } else if (k > 0 && k < r.packs) {
+      store_part(at, pack, r.begin - k * kPerCounter, r.end - k * kPerCounter);
+    }
+  }
+
+ private:
+  // element i = own's i - shift, or previous's P - shift + i before it; shift is picked by
+  // comparisons, so that no register is indexed at run time.
+  DEEPINIT_HD static Pack merged(const Pack& previous, const Pack& own, int shift) {
+    Pack pack;
+#if defined(__CUDA_ARCH__) || defined(__clang__)
+#pragma unroll
+#endif
+    for (int i = 0; i < kPerCounter; ++i) {
+      Storage v = own.v[i];
+#if defined(__CUDA_ARCH__) || defined(__clang__)
+#pragma unroll
+#endif
+      for (int s = 1; s < kPerCounter; ++s) {
+        v = shift == s ? (i >= s ? own.v[i - s] : previous.v[kPerCounter - s + i]) : v;
+      }
+      pack.v[i] = v;
+    }
+    return pack;
+  }
+
+  // The pack's elements [from, to) of its P (a row's first or last pack), out of the loop.
+  DEEPINIT_HD_COLD static void store_part(Storage* at, const Pack pack, int from, int to) {
+    for (int i = 0; i < kPerCounter; ++i) {
+      if (i >= from && i < to) {
+        at[i] = pack.v[i];
       }
     }
   }
