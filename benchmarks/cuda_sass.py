@@ -21,7 +21,11 @@ with the flags setup.py uses, disassembles it with cuobjdump, and prints for eve
   F2I, F2F, F2FP, I2I, FRND) and the multi-function unit (MUFU: log, exp, reciprocal, square
   root), which the CUDA C++ Programming Guide's throughput table gives 16 per cycle and SM on
   sm_80 and sm_90, against 64 (sm_80) or 128 (sm_90) float32 multiply-adds;
-* regs: registers per thread (occupancy).
+* regs: registers per thread (occupancy);
+
+and for the rows kernels, apart: per row, the instructions a lane runs once for each row it takes
+(finding the row's place), and step/elem, those of the lanes' loop over the row's counters per
+element (est/elem charges per row to a single step: rows as short as a step).
 
     python benchmarks/cuda_sass.py [--arch sm_90] [--source csrc/cuda/fill_cuda.cu] [--json PATH]
         [--check benchmarks/cuda_sass_limits.json] [--write-limits benchmarks/cuda_sass_limits.json]
@@ -30,7 +34,7 @@ Needs nvcc ($CUDA_HOME/bin/nvcc) and a CUDA build of torch (its headers, and the
 its triton wheel carries). --check compares the counts with committed limits and exits 1 when a
 kernel got worse (more instructions per element, more on the slow pipes, more calls, any
 spill) or when rows of a
-multi-dimensional layout cost over ND_ROWS_RATIO times single-run rows, which CI runs.
+multi-dimensional or strided layout cost over ND_ROWS_RATIO times single-run rows, which CI runs.
 """
 
 import argparse
@@ -136,7 +140,8 @@ def describe(name):
     law's, from the transform's type (core::UniformTransform: 'uniform'; a truncated normal of one
     form, core::TruncatedNormalOfForm: 'truncated normal (log)'): a new law's kernels are named
     without an edit here."""
-    kernel = re.search(r"(fill_run_kernel|fill_aligned_rows_kernel|fill_rows_kernel|fill_kernel)", name)
+    kernel = re.search(r"(fill_run_kernel|fill_aligned_rows_kernel|fill_shifted_rows_kernel|fill_rows_kernel|fill_kernel)",
+                       name)
     dtype = re.search(r"OutDtypeE(\d)", name)
     form = re.search(r"TruncatedNormalFormE(\d)", name)
     transform = re.search(r"\d+([A-Z][A-Za-z]*?)(?:Transform|OfForm)I", name)
@@ -144,10 +149,8 @@ def describe(name):
     if form:
         transform_name += f" ({FORMS[form.group(1)]})"
     kernel_name = kernel.group(1) if kernel else name
-    if kernel_name == "fill_rows_kernel":  # kOneRun: rows that are single runs (no division), or not
-        kernel_name = "fill_rows" if "Lb1E" in name else "fill_rows_nd"
-    elif kernel_name == "fill_aligned_rows_kernel":
-        kernel_name = "fill_aligned_rows"
+    if kernel_name != "fill_run_kernel":
+        kernel_name = kernel_name.removesuffix("_kernel")
     dtype_name = DTYPES[dtype.group(1)] if dtype else "?"
     queues = (kernel_name == "fill_run_kernel" and dtype_name == "float64"
               and transform_name in ("normal", "truncated normal (linear)"))
@@ -155,6 +158,7 @@ def describe(name):
 
 
 QUANTILES = ("normal", "truncated normal (linear)")
+ROW_KERNELS = ("fill_aligned_rows", "fill_shifted_rows", "fill_rows")
 
 
 def callee_size(code, target):
@@ -172,8 +176,8 @@ def counters_per_iteration(kernel, transform):
     """Counters a lane takes per loop iteration: kCountersPerLaneOf in warp_fill.h (warp tiles) and
     kRowLaneCounters in row_fill.h (rows), each a general value and a uniform specialization."""
     rows = ("row_fill.h", "kRowLaneCounters")
-    sources = {"fill_run_kernel": ("warp_fill.h", "kCountersPerLaneOf"), "fill_aligned_rows": rows, "fill_rows": rows,
-               "fill_rows_nd": rows}
+    sources = {"fill_run_kernel": ("warp_fill.h", "kCountersPerLaneOf"), "fill_aligned_rows": rows,
+               "fill_shifted_rows": rows, "fill_rows": rows}
     if kernel not in sources:
         return 1
     path, name = sources[kernel]
@@ -227,6 +231,14 @@ def analyse(cubin):
                 sites = sum(1 for s in sizes if s == tail)
                 row["tail_calls"] = sites
                 row["estimated_per_element"] += TAIL_SLOT * tail * sites / elements
+        if kernel in ROW_KERNELS:
+            # The lanes' loop over a row's counters: the largest loop nested in the row loop.
+            inner_loops = [l for l in loops if l != outer and outer[0] <= l[0] and l[1] <= outer[1]]
+            if inner_loops:
+                inner = max(inner_loops, key=lambda l: l[1] - l[0])
+                step = sum(1 for c in in_loop if inner[0] <= c[0] <= inner[1])
+                row["per_row"] = len(in_loop) - step
+                row["step_per_element"] = row["estimated_per_element"] - row["per_row"] / elements
         if compact:
             # The solve loop: the largest loop nested in the outer one.
             inner_loops = [l for l in loops if l != outer and outer[0] <= l[0] and l[1] <= outer[1]]
@@ -239,6 +251,18 @@ def analyse(cubin):
         rows.append(row)
     order = {"float32": 0, "float16": 1, "bfloat16": 2, "float64": 3}
     return sorted(rows, key=lambda r: (r["kernel"], order.get(r["dtype"], 9), r["transform"], r["queues_tails"]))
+
+
+def format_row_costs(rows):
+    """The rows kernels' costs apart: a lane pays per_row once for each row it takes, then
+    step/elem for every element of its steps (a step: kRowLaneCounters counters a lane)."""
+    header = f"{'kernel':17} {'dtype':9} {'transform':30} {'per row':>7} {'step/elem':>9} {'est/elem':>8}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        if "per_row" in r:
+            lines.append(f"{r['kernel']:17} {r['dtype']:9} {r['transform']:30} {r['per_row']:7d} "
+                         f"{r['step_per_element']:9.1f} {r['estimated_per_element']:8.1f}")
+    return "\n".join(lines)
 
 
 def format_rows(rows):
@@ -294,19 +318,21 @@ def check(rows, limits_path):
     return failures
 
 
-# Rows of a layout that is not single runs (fill_rows_nd: a division per dim for each row) may
-# cost at most this many times the instructions of single-run rows (fill_rows), law by law.
+# Rows of a layout that is not single runs of unit stride (fill_rows: a division per dim for each
+# row, element stores for strided ones) may cost at most this many times the instructions of
+# single-run rows (fill_shifted_rows), law by law.
 ND_ROWS_RATIO = 1.5
 
 
 def _slow_nd_rows(rows):
-    single = {(r["dtype"], r["transform"]): r["estimated_per_element"] for r in rows if r["kernel"] == "fill_rows"}
+    single = {(r["dtype"], r["transform"]): r["estimated_per_element"] for r in rows
+              if r["kernel"] == "fill_shifted_rows"}
     failures = []
     for r in rows:
         reference = single.get((r["dtype"], r["transform"]))
-        if r["kernel"] == "fill_rows_nd" and reference and r["estimated_per_element"] > ND_ROWS_RATIO * reference:
-            failures.append(f"fill_rows_nd/{r['dtype']}/{r['transform']}: {r['estimated_per_element']:.1f} per element, "
-                            f"over {ND_ROWS_RATIO}x fill_rows' {reference:.1f}")
+        if r["kernel"] == "fill_rows" and reference and r["estimated_per_element"] > ND_ROWS_RATIO * reference:
+            failures.append(f"fill_rows/{r['dtype']}/{r['transform']}: {r['estimated_per_element']:.1f} per element, "
+                            f"over {ND_ROWS_RATIO}x fill_shifted_rows' {reference:.1f}")
     return failures
 
 
@@ -328,6 +354,9 @@ def main(argv=None):
         rows = analyse(cubin)
     print(f"{args.source}, {args.arch}: instructions per element written (static counts)\n")
     print(format_rows(rows))
+    print("\nRows kernels: est/elem charges a row's own cost (per row) to one step of its lanes; rows of more steps")
+    print("cost per_row once a lane and row, then step/elem:\n")
+    print(format_row_costs(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
