@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__CUDACC__) || defined(__HIPCC__)
 #define DEEPINIT_HD __host__ __device__ __forceinline__
@@ -48,11 +49,14 @@
   }
 
 // A constant table that both host and device code index at run time (on the GPU, constant
-// memory: read with an index known at compile time, an entry is an instruction's operand).
+// memory: read with an index known at compile time, an entry is an instruction's operand). The
+// compiler turns a float table's entries read at known indices into immediates; a double has no
+// immediate form, and each would take two moves into registers per use, so double tables are
+// declared writable (no code writes them) to keep their entries constant-memory operands.
 #if defined(__CUDACC__)
 #define DEEPINIT_DEFINE_TABLE(type, name, size, init) \
   static constexpr type name##_host[size] = init;     \
-  static __constant__ const type name##_device[size] = init;
+  static __constant__ std::conditional_t<(sizeof(type) > 4), type, const type> name##_device[size] = init;
 #if defined(__CUDA_ARCH__)
 #define DEEPINIT_TABLE_DATA(name) name##_device
 #else
