@@ -132,9 +132,10 @@ int check_aligned_rows(int& runs) {
 
 // Rows i of `length` elements at out + i * memory_stride, stream positions g0 + ids[i] * id_stride
 // on, as fill_shifted_rows_kernel runs them: warps of 32 lanes in groups of 2^group_shift, a row a
-// group, every lane of the warp in each slot.
+// group, every lane of the warp in each slot. Returns false if a row's packs are not aligned to
+// their size in memory (the GPU's vector stores need it).
 template <OutDtype D, class Transform>
-void simulate_shifted_rows(const Transform& transform, const core::PhiloxRoundKeys<uint32_t>& keys,
+bool simulate_shifted_rows(const Transform& transform, const core::PhiloxRoundKeys<uint32_t>& keys,
                            typename DtypeTraits<D>::Storage* out, const std::vector<uint64_t>& ids,
                            int64_t memory_stride, uint64_t id_stride, int length, int group_shift, uint64_t g0) {
   using Rows = row_fill::ShiftedRows<D, Transform>;
@@ -143,6 +144,7 @@ void simulate_shifted_rows(const Transform& transform, const core::PhiloxRoundKe
   const int width = 1 << group_shift;
   const int64_t count = static_cast<int64_t>(ids.size());
   const int64_t rows_per_warp = kWarp >> group_shift;
+  bool aligned = true;
   for (int64_t warp_first = 0; warp_first < count; warp_first += rows_per_warp) {
     typename Rows::Row rows[kWarp] = {};  // by lane: its group's row
     int packs = 0;
@@ -150,6 +152,7 @@ void simulate_shifted_rows(const Transform& transform, const core::PhiloxRoundKe
       const int64_t i = warp_first + (t >> group_shift);
       if (i < count) {
         rows[t] = Rows::row(out + i * memory_stride, g0 + ids[i] * id_stride, length);
+        aligned = aligned && reinterpret_cast<uintptr_t>(rows[t].packs_at) % sizeof(Pack) == 0;
       }
       packs = rows[t].packs > packs ? rows[t].packs : packs;
     }
@@ -171,6 +174,7 @@ void simulate_shifted_rows(const Transform& transform, const core::PhiloxRoundKe
       }
     }
   }
+  return aligned;
 }
 
 // Returns the number of configurations that differ from the scalar kernel.
@@ -206,13 +210,14 @@ int check_shifted_rows(int& runs) {
                   reference(job, expected.data() + skip + place + i * memory_stride, g0 + ids[i] * id_stride,
                             cpu::Runs{1, length, 0, 0});
                 }
+                bool aligned = false;
                 warp_fill::with_fixed_form(core::transform_of(job.params), [&](const auto& fixed) {
-                  simulate_shifted_rows<D>(fixed, keys, simulated.data() + skip_simulated + place, ids, memory_stride,
-                                           id_stride, length, group_shift, g0);
+                  aligned = simulate_shifted_rows<D>(fixed, keys, simulated.data() + skip_simulated + place, ids,
+                                                     memory_stride, id_stride, length, group_shift, g0);
                 });
                 ++runs;
-                if (std::memcmp(expected.data() + skip, simulated.data() + skip_simulated,
-                                (ids.size() * memory_stride + per_pack) * sizeof(Storage)) != 0) {
+                if (!aligned || std::memcmp(expected.data() + skip, simulated.data() + skip_simulated,
+                                            (ids.size() * memory_stride + per_pack) * sizeof(Storage)) != 0) {
                   if (++failures <= 20) {
                     std::printf("FAIL: shifted rows, %s, %s, length %d, gap %lld, place %d, id stride %llu, "
                                 "offset %llu, group 2^%d\n",
