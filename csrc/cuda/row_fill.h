@@ -107,10 +107,11 @@ struct AlignedRows {
 // once, every pack that lies in the row is one store, and the row's first and last packs, when it
 // fills them in part, are stored element by element.
 //
-// Packs are numbered in the row from the one before its first (index 0, whose counter only feeds
-// pack 1) to `packs` - 1. A group of 2^group_shift lanes takes a row in steps of kCountersPerLane
-// slots: slot j of the step from index s0 gives lane l pack s0 + j * group + l. The lane before
-// lane 0 is the group's last lane, one slot earlier.
+// Packs are numbered in the row from the one where its first counter starts (pack 0: when the row
+// starts past it, its counter only feeds pack 1; otherwise the elements it takes from the counter
+// before lie before the row) to `packs` - 1. A group of 2^group_shift lanes takes a row in steps of
+// kCountersPerLane slots: slot j of the step from index s0 gives lane l pack s0 + j * group + l.
+// The lane before lane 0 is the group's last lane, one slot earlier.
 template <OutDtype D, class Transform>
 struct ShiftedRows {
   static constexpr int kPerCounter = DtypeTraits<D>::kElementsPerCounter;
@@ -122,6 +123,7 @@ struct ShiftedRows {
   struct Row {
     Storage* packs_at;       // where pack 0 starts, at an address aligned to a pack
     uint64_t first_counter;  // pack 0's counter; pack k takes counters first_counter + k - 1 and + k
+    int first;               // packs [first, packs) hold elements of the row
     int packs;
     int full_begin;          // packs [full_begin, full_begin + full_count) lie in the row
     int full_count;
@@ -131,7 +133,7 @@ struct ShiftedRows {
   };
 
   // Packs of a row of `length` elements, at most.
-  static int64_t packs_at_most(int64_t length) { return (2 * kPerCounter - 2 + length) / kPerCounter + 1; }
+  static int64_t packs_at_most(int64_t length) { return (2 * kPerCounter - 3 + length) / kPerCounter + 1; }
 
   // Lanes a row, as a shift, for `rows` rows of `length` elements when the GPU runs `lanes` lanes
   // at once. A group takes ceil(packs / width) slots, its lanes idle in the slots past the row's
@@ -157,21 +159,21 @@ struct ShiftedRows {
 
   // The row of `length` elements at row_start, whose first element is stream position `position`.
   DEEPINIT_HD static Row row(Storage* row_start, uint64_t position, int length) {
-    const int lead = static_cast<int>(position % kPerCounter);
+    constexpr unsigned P = kPerCounter;  // (unsigned: every quantity here is whole, and P a power of 2)
+    const unsigned lead = static_cast<unsigned>(position % P);
     // The row's first counter has its first element at row_start - lead, `shift` elements past a
-    // pack's start; pack 0 is the one before the pack of the row's first element.
-    const int shift = static_cast<int>((reinterpret_cast<uintptr_t>(row_start) / sizeof(Storage) -
-                                        static_cast<unsigned>(lead)) % kPerCounter);
-    const int first = (lead + shift) / kPerCounter - 1;  // pack 0, numbered from that counter's
+    // pack's start: that pack is pack 0.
+    const unsigned shift = static_cast<unsigned>((reinterpret_cast<uintptr_t>(row_start) / sizeof(Storage) - lead) % P);
     Row r;
-    r.begin = lead + shift - first * kPerCounter;
+    r.begin = static_cast<int>(lead + shift);
     r.packs_at = row_start - r.begin;
-    r.first_counter = core::counter_of<typename DtypeTraits<D>::Compute>(position) + static_cast<uint64_t>(first);
+    r.first_counter = core::counter_of<typename DtypeTraits<D>::Compute>(position);
     r.end = r.begin + length;
-    r.packs = (r.end - 1) / kPerCounter + 1;
-    r.full_begin = (r.begin + kPerCounter - 1) / kPerCounter;
-    r.full_count = r.end / kPerCounter > r.full_begin ? r.end / kPerCounter - r.full_begin : 0;
-    r.shift = shift;
+    r.first = static_cast<int>((lead + shift) / P);
+    r.packs = static_cast<int>((static_cast<unsigned>(r.end) - 1) / P + 1);
+    r.full_begin = static_cast<int>((static_cast<unsigned>(r.begin) + P - 1) / P);
+    r.full_count = std::max(static_cast<int>(static_cast<unsigned>(r.end) / P) - r.full_begin, 0);
+    r.shift = static_cast<int>(shift);
     return r;
   }
 
@@ -187,7 +189,7 @@ struct ShiftedRows {
     Storage* const at = r.packs_at + k * kPerCounter;
     if (__builtin_expect(static_cast<unsigned>(k - r.full_begin) < static_cast<unsigned>(r.full_count), 1)) {
       store_global(at, pack);
-    } else if (k > 0 && k < r.packs) {
+    } else if (k >= r.first && k < r.packs) {
       store_part(at, pack, r.begin - k * kPerCounter, r.end - k * kPerCounter);
     }
   }
