@@ -88,3 +88,14 @@ def test_opcheck_with_a_window():
 
     opcheck(torch.ops.deepinit.trunc_normal_, (torch.empty(6, 5), 0.0, 1.0, -2.0, 2.0),
             {"seed": 3, "global_shape": [20, 9], "start": [4, 2]})
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_a_window_of_many_short_rows_equals_the_whole_init(device, dtype):
+    """Rows enough for the GPU to give each a narrow group of lanes, 37 columns from column 5: the
+    rows start at every place in their counters and in memory, and end inside a pack."""
+    whole = deepinit.normal_(torch.empty(200_000, 48, dtype=dtype, device=device), seed=5)
+    block = deepinit.normal_(torch.empty(200_000, 37, dtype=dtype, device=device), seed=5, global_shape=(200_000, 48),
+                             start=(0, 5))
+    assert torch.equal(block, whole[:, 5:42])
