@@ -18,7 +18,7 @@ DEEPINIT_HD F quantile_f32_central_polynomial(F l) {
   F p = F(c[10]);
 #if defined(__CUDA_ARCH__) || defined(__clang__)
 #pragma unroll
-#elif defined(__GNUC__)
+#elif defined(__GNUC__) && !defined(__CUDACC__)
 #pragma GCC unroll 11
 #endif
   for (int k = 9; k >= 0; --k) {
@@ -37,7 +37,7 @@ DEEPINIT_HD F quantile_f32_log2_polynomial(F f) {
   F p = F(c[7]);
 #if defined(__CUDA_ARCH__) || defined(__clang__)
 #pragma unroll
-#elif defined(__GNUC__)
+#elif defined(__GNUC__) && !defined(__CUDACC__)
 #pragma GCC unroll 8
 #endif
   for (int k = 6; k >= 0; --k) {
