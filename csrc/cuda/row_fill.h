@@ -139,8 +139,9 @@ struct ShiftedRows {
   // at once. A group takes ceil(packs / width) slots, its lanes idle in the slots past the row's
   // packs, so narrow groups waste least (rows of 17 packs: 32 lanes use 53% of their slots, 4
   // lanes 85%) while wide ones keep more lanes busy when rows are few: the width with the fewest
-  // slots of the whole fill's time, rows * slots * width / min(rows * width, lanes), of at least 64
-  // bytes a row and slot (whole 32-byte sectors of stores), and of equal ones the widest.
+  // slots of the whole fill's time, rows * slots * width / min(rows * width, lanes), that stores at
+  // least 64 bytes of a row together (a warp's store then touches 8 rows, not 32), and of equal
+  // ones the widest.
   static int group_shift_for(int64_t rows, int64_t length, int64_t lanes) {
     const int64_t packs = packs_at_most(length);
     int best = 5;
