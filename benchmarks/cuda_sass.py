@@ -187,6 +187,12 @@ def counters_per_iteration(kernel, transform):
     return int(uniform if transform == "uniform" else general)
 
 
+def largest_nested_loop(loops, outer):
+    """The largest of the loops inside `outer` (not itself), or None."""
+    nested = [l for l in loops if l != outer and outer[0] <= l[0] and l[1] <= outer[1]]
+    return max(nested, key=lambda l: l[1] - l[0]) if nested else None
+
+
 def registers(cubin):
     usage = subprocess.run([tool("cuobjdump"), "-res-usage", cubin], capture_output=True, text=True, check=True).stdout
     found, name = {}, None
@@ -231,19 +237,16 @@ def analyse(cubin):
                 sites = sum(1 for s in sizes if s == tail)
                 row["tail_calls"] = sites
                 row["estimated_per_element"] += TAIL_SLOT * tail * sites / elements
+        inner = largest_nested_loop(loops, outer)
         if kernel in ROW_KERNELS:
             # The lanes' loop over a row's counters: the largest loop nested in the row loop.
-            inner_loops = [l for l in loops if l != outer and outer[0] <= l[0] and l[1] <= outer[1]]
-            if inner_loops:
-                inner = max(inner_loops, key=lambda l: l[1] - l[0])
+            if inner:
                 step = sum(1 for c in in_loop if inner[0] <= c[0] <= inner[1])
                 row["per_row"] = len(in_loop) - step
                 row["step_per_element"] = row["estimated_per_element"] - row["per_row"] / elements
         if compact:
             # The solve loop: the largest loop nested in the outer one.
-            inner_loops = [l for l in loops if l != outer and outer[0] <= l[0] and l[1] <= outer[1]]
-            if inner_loops:
-                inner = max(inner_loops, key=lambda l: l[1] - l[0])
+            if inner:
                 solve = sum(1 for c in in_loop if inner[0] <= c[0] <= inner[1])
                 row["solve_loop"] = solve
                 rounds_per_element = TAIL_F64 + 1.0 / (2 * elements)  # the last round is half full on average

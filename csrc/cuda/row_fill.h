@@ -188,7 +188,7 @@ struct ShiftedRows {
   DEEPINIT_HD static void store(const Row& r, int k, const Pack& previous, const Pack& own) {
     const Pack pack = merged(previous, own, r.shift);
     Storage* const at = r.packs_at + k * kPerCounter;
-    if (__builtin_expect(static_cast<unsigned>(k - r.full_begin) < static_cast<unsigned>(r.full_count), 1)) {
+    if (static_cast<unsigned>(k - r.full_begin) < static_cast<unsigned>(r.full_count)) {
       store_global(at, pack);
     } else if (k >= r.first && k < r.packs) {
       store_part(at, pack, r.begin - k * kPerCounter, r.end - k * kPerCounter);
